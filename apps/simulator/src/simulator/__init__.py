@@ -1,0 +1,1 @@
+"""IoT temperature sensor simulator: JSON readings into Kafka, with injected anomalies."""
