@@ -1,0 +1,1 @@
+"""One ComponentResource per concern; each renders its services through a target."""

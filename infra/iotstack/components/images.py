@@ -1,0 +1,42 @@
+"""App images built by Pulumi from apps/<app>/Dockerfile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from iotstack.images import APPS_DIR, image_ref
+from iotstack.services import Build
+from iotstack.targets import Target
+
+
+class AppImage(pulumi.ComponentResource):
+    """Build one app image, tagged by its content, and make it usable on the target."""
+
+    image_ref: pulumi.Output[str]
+    resources: list[pulumi.Resource]
+
+    def __init__(self, name: str, build: Build, target: Target,
+                 opts: pulumi.ResourceOptions | None = None, apps_dir: Path = APPS_DIR) -> None:
+        super().__init__("iotstack:index:AppImage", name, None, opts)
+        context = apps_dir / build.app
+        if not (context / "Dockerfile").is_file():
+            # Fail at preview with the path, not later inside `docker build`.
+            raise pulumi.RunError(f"{context / 'Dockerfile'} is missing: the {build.app} image "
+                                  "is built from it (see docs/contracts.md)")
+        ref = image_ref(build.app, build.base_image, apps_dir)
+        image = docker.Image(
+            "image",
+            image_name=ref,
+            build=docker.DockerBuildArgs(
+                context=str(context), dockerfile=str(context / "Dockerfile"),
+                args={"BASE_IMAGE": build.base_image}, platform="linux/amd64",
+            ),
+            skip_push=True,  # no registry: Docker runs it locally, kind gets it loaded
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.image_ref = image.image_name
+        self.resources = [image, *target.publish_image(self.image_ref, image, self)]
+        self.register_outputs({"image_ref": self.image_ref})

@@ -1,0 +1,133 @@
+"""Kafka topics as declarative objects: create, read, diff, update, delete.
+
+Uses kafka-python's admin client. Partitions can only grow in Kafka, so a smaller
+partition count is a replacement (the topic is deleted and created again, losing data);
+a config change is applied in place with AlterConfigs (the full declared set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import KafkaAdminClient  # type: ignore[import-untyped]
+from kafka.admin import (  # type: ignore[import-untyped]
+    ConfigResource,
+    ConfigResourceType,
+    NewPartitions,
+    NewTopic,
+)
+from kafka.errors import KafkaError, NoBrokersAvailable  # type: ignore[import-untyped]
+
+from iotstack.ops.diffs import Change, compare
+
+
+class TopicError(RuntimeError):
+    """A topic operation failed; the message names the topic and the broker."""
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """What the broker reports for a topic (only the configs we manage)."""
+
+    name: str
+    partitions: int
+    configs: Mapping[str, str]
+
+
+@contextmanager
+def admin(bootstrap: str, timeout_ms: int = 15_000) -> Iterator[Any]:
+    """An admin client for ``bootstrap``, closed afterwards; unreachable -> TopicError."""
+    try:
+        client = KafkaAdminClient(
+            bootstrap_servers=bootstrap, client_id="iotstack-pulumi",
+            request_timeout_ms=timeout_ms,
+        )
+    except NoBrokersAvailable:
+        raise TopicError(
+            f"no Kafka broker answers at {bootstrap}; is the stack's Kafka up and "
+            "iotstack:kafkaHostPort/kafkaAdvertisedHost right?"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def create_topic(
+    bootstrap: str, name: str, partitions: int, configs: Mapping[str, str],
+    replication_factor: int = 1,
+) -> TopicState:
+    """Create the topic and return what the broker reports."""
+    with admin(bootstrap) as client:
+        try:
+            client.create_topics([NewTopic(
+                name=name, num_partitions=partitions, replication_factor=replication_factor,
+                topic_configs=dict(configs),
+            )])
+        except KafkaError as err:
+            raise TopicError(f"cannot create topic {name!r} on {bootstrap}: {err}") from None
+    return read_topic(bootstrap, name, configs.keys())
+
+
+def read_topic(bootstrap: str, name: str, config_names: Any = ()) -> TopicState | None:
+    """The topic's partition count and the named configs; None when it does not exist."""
+    with admin(bootstrap) as client:
+        found = [t for t in client.describe_topics([name])
+                 if t["topic"] == name and t["error_code"] == 0]
+        if not found:
+            return None
+        configs: dict[str, str] = {}
+        wanted = set(config_names)
+        if wanted:
+            resource = ConfigResource(ConfigResourceType.TOPIC, name)
+            for response in client.describe_configs([resource]):
+                for entry in response.resources[0][4]:
+                    if entry[0] in wanted:
+                        configs[entry[0]] = entry[1]
+        return TopicState(name, len(found[0]["partitions"]), configs)
+
+
+def diff_topic(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Change:
+    """Name change or fewer partitions -> replace; more partitions or configs -> update."""
+    change = compare(olds, news, ("name", "partitions", "configs", "replication_factor"),
+                     ("name", "replication_factor"))
+    if "partitions" in change.changed and int(news["partitions"]) < int(olds["partitions"]):
+        return Change(change.changed, (*change.replaces, "partitions"))
+    return change
+
+
+def update_topic(
+    bootstrap: str, name: str, olds: Mapping[str, Any], news: Mapping[str, Any]
+) -> TopicState:
+    """Grow partitions and set the declared configs (replacing the previous set)."""
+    with admin(bootstrap) as client:
+        try:
+            if int(news["partitions"]) > int(olds["partitions"]):
+                client.create_partitions({name: NewPartitions(total_count=int(news["partitions"]))})
+            if dict(news["configs"]) != dict(olds["configs"]):
+                response = client.alter_configs([ConfigResource(
+                    ConfigResourceType.TOPIC, name, configs=dict(news["configs"]))])
+                for error_code, message, *_ in response.resources:
+                    if error_code:
+                        raise TopicError(f"cannot change configs of topic {name!r}: {message}")
+        except KafkaError as err:
+            raise TopicError(f"cannot update topic {name!r} on {bootstrap}: {err}") from None
+    state = read_topic(bootstrap, name, dict(news["configs"]).keys())
+    if state is None:
+        raise TopicError(f"topic {name!r} vanished from {bootstrap} during the update")
+    return state
+
+
+def delete_topic(bootstrap: str, name: str) -> None:
+    """Delete the topic; an already missing topic is fine."""
+    with admin(bootstrap) as client:
+        if not any(t["topic"] == name and t["error_code"] == 0
+                   for t in client.describe_topics([name])):
+            return
+        try:
+            client.delete_topics([name])
+        except KafkaError as err:
+            raise TopicError(f"cannot delete topic {name!r} on {bootstrap}: {err}") from None

@@ -1,0 +1,494 @@
+"""The one target-neutral description of every service in the stack.
+
+Plain dataclasses and the standard library only: the Docker and kind renderers
+(``iotstack.targets``) translate these objects into resources, and the end-to-end tests
+import :func:`describe` to run the very same containers with the very same environment,
+without a Pulumi engine::
+
+    from iotstack.config import StackConfig
+    from iotstack.services import describe
+    stack = describe(StackConfig())
+    stack.services["dashboard"].resolved_env({})   # {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", ...}
+
+Host names are the service names: Docker network aliases and Kubernetes Service names
+in one namespace resolve the same way, so nothing here depends on the target.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from iotstack import versions
+from iotstack.config import StackConfig
+
+
+@dataclass(frozen=True)
+class Secret:
+    """An environment value holding a generated secret, filled in by the renderer.
+
+    ``template`` contains ``{}`` where the secret goes (e.g. a URL with credentials).
+    """
+
+    name: str
+    template: str = "{}"
+
+
+EnvValue = str | Secret
+
+
+@dataclass(frozen=True)
+class Port:
+    """A container port; ``host`` set means published (Docker) / mapped by kind (node_port)."""
+
+    name: str
+    container: int
+    host: int | None = None
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A shell command run inside the container; exit 0 means healthy."""
+
+    shell: str
+    interval_s: int = 10
+    timeout_s: int = 8
+    retries: int = 12
+    start_period_s: int = 30
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A named data volume (Docker volume / PersistentVolumeClaim)."""
+
+    name: str
+    path: str
+    size_gib: int = 5
+
+
+@dataclass(frozen=True)
+class Build:
+    """An image built from ``apps/<app>/Dockerfile`` with ``BASE_IMAGE`` passed in."""
+
+    app: str
+    base_image: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """Everything both targets need to run one container."""
+
+    name: str
+    image: str | None = None  # a pinned upstream image, or None when ``build`` is set
+    build: Build | None = None
+    command: tuple[str, ...] = ()
+    env: Mapping[str, EnvValue] = field(default_factory=dict)
+    ports: tuple[Port, ...] = ()
+    health: HealthCheck | None = None
+    volumes: tuple[Volume, ...] = ()
+    memory_mib: int = 256
+    depends_on: tuple[str, ...] = ()
+    one_shot: bool = False  # runs to completion (a job), never restarted
+    user: str | None = None  # "uid:gid"; None keeps the image's own non-root USER
+
+    def resolved_env(self, secrets: Mapping[str, str]) -> dict[str, str]:
+        """The environment with every :class:`Secret` replaced from ``secrets``."""
+        out: dict[str, str] = {}
+        for key, value in self.env.items():
+            if isinstance(value, Secret):
+                out[key] = value.template.format(secrets[value.name])
+            else:
+                out[key] = value
+        return out
+
+    def secret_names(self) -> tuple[str, ...]:
+        """Names of the secrets this service's environment needs."""
+        return tuple(sorted({v.name for v in self.env.values() if isinstance(v, Secret)}))
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The described services plus the addresses the host uses to reach them."""
+
+    services: Mapping[str, Service]
+    kafka_host_bootstrap: str
+    elasticsearch_host_url: str
+    kibana_host_url: str
+    flink_host_url: str
+    dashboard_host_url: str
+
+
+# Memory limit (MiB) per service and profile. The laptop profile sums to exactly 6 GiB
+# with ZooKeeper (tests check the sum); KRaft mode drops ZooKeeper's share.
+PROFILES: dict[str, dict[str, int]] = {
+    "laptop": {
+        "zookeeper": 256, "kafka": 640, "elasticsearch": 1536, "kibana": 1024,
+        "jobmanager": 768, "taskmanager": 1024, "alerts-submit": 512,
+        "simulator": 128, "dashboard": 256,
+    },
+    "demo": {
+        "zookeeper": 512, "kafka": 1536, "elasticsearch": 3072, "kibana": 1536,
+        "jobmanager": 1280, "taskmanager": 2560, "alerts-submit": 768,
+        "simulator": 256, "dashboard": 512,
+    },
+}
+
+# Fixed node ports; infra/kind/cluster.yaml maps each to the same host port as Docker.
+NODE_PORTS = {"kafka": 30094, "elasticsearch": 30920, "kibana": 30561,
+              "jobmanager": 30081, "dashboard": 30800}
+
+TOPICS = {"readings": "readings", "alerts": "alerts", "dead_letter": "readings-dlq"}
+INDICES = {"alerts": "alerts", "aggregates": "readings-1m"}
+
+ELASTIC_PASSWORD = "elastic-password"
+KIBANA_SYSTEM_PASSWORD = "kibana-system-password"
+
+ALERTS_JOB_MODULE = "alerts.job"  # the PyFlink entry point inside the alerts image
+# A stable KRaft cluster id (16 bytes, URL-safe base64) so a re-created broker keeps its data.
+KRAFT_CLUSTER_ID = (
+    base64.urlsafe_b64encode(uuid.uuid5(uuid.NAMESPACE_DNS, "iotstack.kafka").bytes)
+    .decode().rstrip("=")
+)
+
+_INTERNAL_KAFKA = "kafka:9092"
+
+
+def _mib(fraction: float, total: int) -> int:
+    return int(total * fraction)
+
+
+def _es_url(cfg: StackConfig) -> EnvValue:
+    if cfg.elasticsearch_security:
+        return Secret(ELASTIC_PASSWORD, "http://elastic:{}@elasticsearch:9200")
+    return "http://elasticsearch:9200"
+
+
+def zookeeper(cfg: StackConfig, mem: int) -> Service:
+    """ZooKeeper for Kafka 3.9 (zookeeper mode only)."""
+    return Service(
+        name="zookeeper",
+        image=versions.IMAGES["zookeeper"],
+        env={
+            "ZOO_4LW_COMMANDS_WHITELIST": "srvr,ruok",  # zkServer.sh status uses srvr
+            "ZOO_ADMINSERVER_ENABLED": "false",
+            "JVMFLAGS": f"-Xmx{_mib(0.5, mem)}m",
+        },
+        ports=(Port("client", 2181),),
+        health=HealthCheck("zkServer.sh status"),
+        volumes=(Volume("zookeeper-data", "/data", 1), Volume("zookeeper-datalog", "/datalog", 1)),
+        memory_mib=mem,
+        user="1000:1000",
+    )
+
+
+def kafka_env(cfg: StackConfig, mem: int) -> dict[str, str]:
+    """Broker settings: an INTERNAL listener for the stack, an EXTERNAL one for the host.
+
+    Containers reach ``kafka:9092``; the host reaches ``<advertised host>:<kafkaHostPort>``,
+    which Docker publishes (or kind maps through a node port) to the container's 9094.
+    Each listener advertises the address that works from its own side.
+    """
+    advertised = f"INTERNAL://{_INTERNAL_KAFKA},EXTERNAL://{cfg.kafka_advertised_host}:" \
+                 f"{cfg.kafka_host_port}"
+    env = {
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "INTERNAL",
+        "KAFKA_ADVERTISED_LISTENERS": advertised,
+        "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",  # topics are Pulumi resources
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_HEAP_OPTS": f"-Xms{_mib(0.5, mem)}m -Xmx{_mib(0.5, mem)}m",
+    }
+    if cfg.kafka_mode == "zookeeper":
+        env |= {
+            "KAFKA_BROKER_ID": "1",
+            "KAFKA_ZOOKEEPER_CONNECT": "zookeeper:2181",
+            "KAFKA_LISTENERS": "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094",
+        }
+    else:
+        env |= {
+            "CLUSTER_ID": KRAFT_CLUSTER_ID,
+            "KAFKA_NODE_ID": "1",
+            "KAFKA_PROCESS_ROLES": "broker,controller",
+            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+            "KAFKA_LISTENERS":
+                "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094,CONTROLLER://0.0.0.0:9093",
+        }
+    return env
+
+
+def kafka(cfg: StackConfig, mem: int) -> Service:
+    """One Kafka broker (3.9 with ZooKeeper, or 4.x KRaft combined broker+controller)."""
+    image_key = "kafka-zookeeper-mode" if cfg.kafka_mode == "zookeeper" else "kafka-kraft-mode"
+    return Service(
+        name="kafka",
+        image=versions.IMAGES[image_key],
+        env=kafka_env(cfg, mem),
+        ports=(Port("internal", 9092),
+               Port("external", 9094, cfg.kafka_host_port, NODE_PORTS["kafka"])),
+        # The tool is a JVM too: give it a small heap, not the broker's KAFKA_HEAP_OPTS.
+        health=HealthCheck(
+            "KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-broker-api-versions.sh "
+            "--bootstrap-server 127.0.0.1:9092 >/dev/null",
+            interval_s=15, timeout_s=14, start_period_s=30,
+        ),
+        volumes=(Volume("kafka-data", "/var/lib/kafka/data", 10),),
+        memory_mib=mem,
+        depends_on=("zookeeper",) if cfg.kafka_mode == "zookeeper" else (),
+        user="1000:1000",
+    )
+
+
+def elasticsearch(cfg: StackConfig, mem: int) -> Service:
+    """A single-node Elasticsearch; security off unless ``elasticsearchSecurity``."""
+    heap = _mib(0.5, mem)
+    env: dict[str, EnvValue] = {
+        "discovery.type": "single-node",  # also turns bootstrap checks into warnings
+        "cluster.name": "iotstack",
+        "xpack.security.enabled": "true" if cfg.elasticsearch_security else "false",
+        "xpack.ml.enabled": "false",  # saves ~300 MiB and needs no extra native processes
+        "node.store.allow_mmap": "false",  # kind nodes keep the default vm.max_map_count
+        "ES_JAVA_OPTS": f"-Xms{heap}m -Xmx{heap}m",
+    }
+    auth = ""
+    if cfg.elasticsearch_security:
+        env["ELASTIC_PASSWORD"] = Secret(ELASTIC_PASSWORD)
+        env["xpack.security.http.ssl.enabled"] = "false"  # plain HTTP, inside the stack only
+        env["xpack.security.transport.ssl.enabled"] = "false"
+        auth = '-u "elastic:$ELASTIC_PASSWORD" '
+    return Service(
+        name="elasticsearch",
+        image=versions.IMAGES["elasticsearch"],
+        env=env,
+        ports=(Port("http", 9200, cfg.elasticsearch_port, NODE_PORTS["elasticsearch"]),),
+        health=HealthCheck(
+            f"curl -fsS {auth}'http://127.0.0.1:9200/_cluster/health"
+            "?wait_for_status=yellow&timeout=5s' >/dev/null",
+            start_period_s=60,
+        ),
+        volumes=(Volume("elasticsearch-data", "/usr/share/elasticsearch/data", 10),),
+        memory_mib=mem,
+        user="1000:0",
+    )
+
+
+def kibana(cfg: StackConfig, mem: int) -> Service:
+    """Kibana of exactly the Elasticsearch version, talking to it inside the stack."""
+    env: dict[str, EnvValue] = {
+        "ELASTICSEARCH_HOSTS": "http://elasticsearch:9200",
+        "SERVER_HOST": "0.0.0.0",  # inside the container; the host side binds to bindAddress
+        "TELEMETRY_OPTIN": "false",
+        "NODE_OPTIONS": f"--max-old-space-size={_mib(0.6, mem)}",
+    }
+    if cfg.elasticsearch_security:
+        env["ELASTICSEARCH_USERNAME"] = "kibana_system"
+        env["ELASTICSEARCH_PASSWORD"] = Secret(KIBANA_SYSTEM_PASSWORD)
+    return Service(
+        name="kibana",
+        image=versions.IMAGES["kibana"],
+        env=env,
+        ports=(Port("http", 5601, cfg.kibana_port, NODE_PORTS["kibana"]),),
+        health=HealthCheck(
+            "curl -fsS http://127.0.0.1:5601/api/status | grep -q '\"level\":\"available\"'",
+            interval_s=15, retries=20, start_period_s=90,
+        ),
+        memory_mib=mem,
+        depends_on=("elasticsearch",),
+        user="1000:0",
+    )
+
+
+def flink_properties(jm_mib: int, tm_mib: int) -> str:
+    """The FLINK_PROPERTIES block the official image appends to its configuration."""
+    return "\n".join((
+        "jobmanager.rpc.address: jobmanager",
+        "jobmanager.bind-host: 0.0.0.0",
+        "taskmanager.bind-host: 0.0.0.0",
+        "rest.address: jobmanager",
+        "rest.bind-address: 0.0.0.0",
+        "blob.server.port: 6124",
+        "taskmanager.rpc.port: 6122",
+        "taskmanager.numberOfTaskSlots: 2",
+        "parallelism.default: 1",
+        # Flink's process size must stay under the container limit (JVM overhead included).
+        f"jobmanager.memory.process.size: {_mib(0.9, jm_mib)}m",
+        f"taskmanager.memory.process.size: {_mib(0.9, tm_mib)}m",
+    ))
+
+
+def _alerts_build() -> Build:
+    # The alerts image is FROM the official Flink image, plus PyFlink and the pinned
+    # connector jars: it is the JobManager, the TaskManager and the job submitter.
+    return Build("alerts", versions.IMAGES["flink"])
+
+
+_PY_HTTP_OK = "python3 -c \"import urllib.request as u; u.urlopen('{}', timeout=5)\""
+_PY_TCP_OK = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', {}), 5)\""
+
+
+def jobmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
+    """Flink JobManager of the session cluster (web UI and REST on 8081)."""
+    return Service(
+        name="jobmanager",
+        build=_alerts_build(),
+        command=("jobmanager",),
+        env={"FLINK_PROPERTIES": flink_properties(jm, tm)},
+        ports=(Port("rest", 8081, cfg.flink_ui_port, NODE_PORTS["jobmanager"]),
+               Port("rpc", 6123), Port("blob", 6124)),
+        health=HealthCheck(_PY_HTTP_OK.format("http://127.0.0.1:8081/overview")),
+        memory_mib=jm,
+        user="9999:9999",  # the official image's flink user
+    )
+
+
+def taskmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
+    """Flink TaskManager; runs the PyFlink workers of the alerts job."""
+    return Service(
+        name="taskmanager",
+        build=_alerts_build(),
+        command=("taskmanager",),
+        env={"FLINK_PROPERTIES": flink_properties(jm, tm)},
+        ports=(Port("rpc", 6122),),
+        health=HealthCheck(_PY_TCP_OK.format(6122)),
+        memory_mib=tm,
+        depends_on=("jobmanager",),
+        user="9999:9999",
+    )
+
+
+# Cancel whatever runs (a redeploy replaces the job), then submit detached: the job keeps
+# running in the session cluster and shows in the Flink UI; this container exits 0.
+SUBMIT_SCRIPT = (
+    "set -eu; "
+    "for id in $(flink list -r -m jobmanager:8081 | awk '/RUNNING/ {print $4}'); do "
+    "flink cancel -m jobmanager:8081 \"$id\"; done; "
+    f"exec flink run -d -m jobmanager:8081 -pym {ALERTS_JOB_MODULE}"
+)
+
+
+def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
+    """The alerts job's settings (names: apps/alerts/src/alerts/config.py SETTINGS)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": _INTERNAL_KAFKA,
+        "ELASTICSEARCH_URL": _es_url(cfg),
+        "READINGS_TOPIC": TOPICS["readings"],
+        "ALERTS_TOPIC": TOPICS["alerts"],
+        "DEAD_LETTER_TOPIC": TOPICS["dead_letter"],
+        "ALERTS_INDEX": INDICES["alerts"],
+        "AGGREGATES_INDEX": INDICES["aggregates"],
+        "FLINK_REST_URL": "http://jobmanager:8081",
+        "KAFKA_GROUP_ID": "alerts-job",
+        "HIGH_THRESHOLD_C": "80.0",
+        "LOW_THRESHOLD_C": "-10.0",
+        "RATE_OF_CHANGE_C_PER_MIN": "10.0",
+        "SILENCE_SECONDS": "60",
+        "WATERMARK_OUT_OF_ORDERNESS_MS": "5000",
+        "JOB_PARALLELISM": "1",
+    }
+
+
+def alerts_submit(cfg: StackConfig, mem: int) -> Service:
+    """One-shot submitter of the alerts job to the session cluster."""
+    return Service(
+        name="alerts-submit",
+        build=_alerts_build(),
+        command=("bash", "-c", SUBMIT_SCRIPT),
+        env=alerts_env(cfg),
+        memory_mib=mem,
+        depends_on=("jobmanager", "taskmanager", "kafka", "elasticsearch"),
+        one_shot=True,
+        user="9999:9999",
+    )
+
+
+def simulator_env(cfg: StackConfig) -> dict[str, EnvValue]:
+    """The simulator's settings (names: apps/simulator/src/simulator/config.py SETTINGS)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": _INTERNAL_KAFKA,
+        "READINGS_TOPIC": TOPICS["readings"],
+        "SENSOR_COUNT": str(cfg.sensor_count),
+    }
+
+
+def simulator(cfg: StackConfig, mem: int) -> Service:
+    """Temperature sensors producing readings to Kafka."""
+    return Service(
+        name="simulator",
+        build=Build("simulator", versions.PYTHON_BASE_IMAGE),
+        env=simulator_env(cfg),
+        # No port to probe: healthy while PID 1 (the producer loop) is alive and not a zombie.
+        health=HealthCheck("test \"$(cut -d' ' -f3 /proc/1/stat)\" != Z"),
+        memory_mib=mem,
+        depends_on=("kafka",),
+    )
+
+
+def dashboard_env(cfg: StackConfig) -> dict[str, EnvValue]:
+    """The dashboard's settings (names: apps/dashboard/src/dashboard/config.py SETTINGS)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": _INTERNAL_KAFKA,
+        "ELASTICSEARCH_URL": _es_url(cfg),
+        "ALERTS_TOPIC": TOPICS["alerts"],
+        "ALERTS_INDEX": INDICES["alerts"],
+        "AGGREGATES_INDEX": INDICES["aggregates"],
+        "DASHBOARD_BIND": "0.0.0.0:8000",  # inside the container; the host side is bound
+        "DASHBOARD_THREADS": "64",
+        "DASHBOARD_MAX_STREAMS": "56",
+        "DASHBOARD_ES_TIMEOUT_S": "3",
+        "DASHBOARD_HEARTBEAT_S": "15",
+        "DASHBOARD_BUFFER_EVENTS": "10000",
+        "DASHBOARD_LOG_LEVEL": "INFO",
+    }
+
+
+def dashboard(cfg: StackConfig, mem: int) -> Service:
+    """The Flask dashboard with the live alert stream on :8000."""
+    return Service(
+        name="dashboard",
+        build=Build("dashboard", versions.PYTHON_BASE_IMAGE),
+        env=dashboard_env(cfg),
+        ports=(Port("http", 8000, cfg.dashboard_port, NODE_PORTS["dashboard"]),),
+        health=HealthCheck(_PY_HTTP_OK.format("http://127.0.0.1:8000/healthz")),
+        memory_mib=mem,
+        depends_on=("kafka", "elasticsearch"),
+    )
+
+
+def app_env(cfg: StackConfig) -> dict[str, Mapping[str, EnvValue]]:
+    """The environment the stack gives each app, keyed by app name (the contract test)."""
+    return {"simulator": simulator_env(cfg), "dashboard": dashboard_env(cfg),
+            "alerts": alerts_env(cfg)}
+
+
+def describe(cfg: StackConfig) -> Stack:
+    """Describe every service for ``cfg``; no service is described anywhere else."""
+    mem = PROFILES[cfg.profile]
+    services = [
+        kafka(cfg, mem["kafka"]),
+        elasticsearch(cfg, mem["elasticsearch"]),
+        kibana(cfg, mem["kibana"]),
+        jobmanager(cfg, mem["jobmanager"], mem["taskmanager"]),
+        taskmanager(cfg, mem["jobmanager"], mem["taskmanager"]),
+        alerts_submit(cfg, mem["alerts-submit"]),
+        simulator(cfg, mem["simulator"]),
+        dashboard(cfg, mem["dashboard"]),
+    ]
+    if cfg.kafka_mode == "zookeeper":
+        services.insert(0, zookeeper(cfg, mem["zookeeper"]))
+    host = "127.0.0.1" if cfg.bind_address == "0.0.0.0" else cfg.bind_address
+    return Stack(
+        services={s.name: s for s in services},
+        kafka_host_bootstrap=f"{cfg.kafka_advertised_host}:{cfg.kafka_host_port}",
+        elasticsearch_host_url=f"http://{host}:{cfg.elasticsearch_port}",
+        kibana_host_url=f"http://{host}:{cfg.kibana_port}",
+        flink_host_url=f"http://{host}:{cfg.flink_ui_port}",
+        dashboard_host_url=f"http://{host}:{cfg.dashboard_port}",
+    )

@@ -1,0 +1,99 @@
+"""The Docker target: one user network, named volumes, health-checked containers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from iotstack.services import Service
+from iotstack.targets import Rendered, env_value
+
+
+class DockerTarget:
+    """Render services as containers on one network, with ports bound to ``bind_address``."""
+
+    name = "docker"
+
+    def __init__(self, network: docker.Network, bind_address: str, retain_data: bool,
+                 prefix: str = "iotstack") -> None:
+        self.network = network
+        self.bind_address = bind_address
+        self.retain_data = retain_data
+        self.prefix = prefix
+
+    def pinned_image(self, service: Service, parent: pulumi.Resource) -> pulumi.Input[str]:
+        """Pull the pinned image once; keep it locally so a destroy does not re-download."""
+        assert service.image is not None
+        pulled = docker.RemoteImage(
+            f"{service.name}-image", name=service.image, keep_locally=True,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        return pulled.image_id
+
+    def publish_image(self, image_ref: pulumi.Output[str], build: pulumi.Resource,
+                      parent: pulumi.Resource) -> list[pulumi.Resource]:
+        """A locally built image is already in the daemon the containers use."""
+        return []
+
+    def run(self, service: Service, image: pulumi.Input[str],
+            secrets: Mapping[str, pulumi.Output[str]], parent: pulumi.Resource,
+            depends_on: Sequence[pulumi.Resource]) -> Rendered:
+        """A container (plus its named volumes) for ``service``."""
+        volumes = [
+            docker.Volume(
+                vol.name, name=f"{self.prefix}-{vol.name}",
+                opts=pulumi.ResourceOptions(
+                    parent=parent, protect=self.retain_data,
+                    retain_on_delete=self.retain_data,
+                ),
+            )
+            for vol in service.volumes
+        ]
+        envs = [
+            env_value(value, secrets).apply(lambda v, k=key: f"{k}={v}")
+            for key, value in service.env.items()
+        ]
+        health = None
+        if service.health is not None:
+            h = service.health
+            health = docker.ContainerHealthcheckArgs(
+                tests=["CMD-SHELL", h.shell], interval=f"{h.interval_s}s",
+                timeout=f"{h.timeout_s}s", retries=h.retries, start_period=f"{h.start_period_s}s",
+            )
+        long_running = not service.one_shot
+        container = docker.Container(
+            service.name,
+            name=f"{self.prefix}-{service.name}",
+            image=image,
+            command=list(service.command) or None,
+            envs=envs,
+            user=service.user,
+            ports=[
+                docker.ContainerPortArgs(internal=p.container, external=p.host,
+                                         ip=self.bind_address)
+                for p in service.ports if p.host is not None
+            ],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(
+                name=self.network.name, aliases=[service.name])],
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=v.name, container_path=spec.path)
+                for v, spec in zip(volumes, service.volumes, strict=True)
+            ],
+            memory=service.memory_mib,
+            memory_swap=service.memory_mib,  # no swap beyond the limit: the profile is real
+            healthcheck=health,
+            # Long-running: `up` returns only once the health check passes.
+            wait=long_running and health is not None,
+            wait_timeout=600,
+            restart="unless-stopped" if long_running else "no",
+            must_run=long_running,
+            # One-shot: attach, so `up` waits for it to finish, and keep its logs.
+            attach=not long_running,
+            logs=not long_running,
+            labels=[docker.ContainerLabelArgs(label="iotstack.service", value=service.name)],
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *volumes]),
+        )
+        return Rendered(ready=container, resources=[*volumes, container])
+
