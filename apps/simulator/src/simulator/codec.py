@@ -49,7 +49,10 @@ def encode_with(head: str, ts: int, temperature_c: float, seq: int) -> bytes:
 def encode(reading: Reading) -> bytes:
     """The message value of ``reading``."""
     return encode_with(
-        prefix(reading.sensor_id, reading.site), reading.ts, reading.temperature_c, reading.seq
+        prefix(reading.sensor_id, reading.site),
+        reading.ts,
+        float(reading.temperature_c),  # an int would encode as a JSON integer
+        reading.seq,
     )
 
 

@@ -146,6 +146,10 @@ class Config:
     log_level: str
 
 
+def _default(env: str) -> str | None:
+    return next(setting.default for setting in SETTINGS if setting.env == env)
+
+
 def _get(environ: Mapping[str, str], env: str) -> str:
     for setting in SETTINGS:
         if setting.env == env:
@@ -161,7 +165,9 @@ def _int(environ: Mapping[str, str], env: str, minimum: int, maximum: int | None
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{env}={raw!r} is not a whole number; e.g. {env}={minimum}") from None
+        raise ConfigError(
+            f"{env}={raw!r} is not a whole number; e.g. {env}={_default(env)}"
+        ) from None
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
         raise ConfigError(f"{env}={raw!r} is out of range; it must be {bounds}")
@@ -180,7 +186,7 @@ def _float(
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError(f"{env}={raw!r} is not a number; set e.g. {env}={minimum}") from None
+        raise ConfigError(f"{env}={raw!r} is not a number; e.g. {env}={_default(env)}") from None
     too_low = value <= minimum if exclusive_min else value < minimum
     if value != value or too_low or (maximum is not None and value > maximum):  # NaN fails too
         low = f"> {minimum}" if exclusive_min else f">= {minimum}"

@@ -63,7 +63,11 @@ class AnomalyLog:
     def __init__(self, path: str) -> None:
         self.path = path
         # line-buffered: anomalies are rare, and a killed run keeps every line written so far
-        self._handle = open(path, "w", encoding="utf-8", buffering=1) if path else None
+        self._handle = (
+            open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
+            if path
+            else None
+        )
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record as a JSON line."""

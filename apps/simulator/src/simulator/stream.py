@@ -37,6 +37,7 @@ from simulator.sensors import Sensor
 Message = tuple[bytes, bytes]
 LogRecord = dict[str, Any]
 EPISODES = ("drift", "stuck", "dropout")
+NO_ANOMALIES = AnomalyRates(0, 0, 0, 0, 0, 0, 0, 0)
 
 # Malformed variants and the reason the contract's validation gives for each.
 MALFORMED_REASONS = {
@@ -74,7 +75,7 @@ class StreamSpec:
     rate: float
     start_ts: int
     count: int = 0  # slots; 0 = endless
-    rates: AnomalyRates = AnomalyRates(0, 0, 0, 0, 0, 0, 0, 0)
+    rates: AnomalyRates = NO_ANOMALIES
     spike_c: float = 40.0
     drift_c_per_min: float = 5.0
     episode_s: float = 120.0
@@ -182,7 +183,7 @@ class Stream:
         """Send what is still held back and report episodes cut short by the end of the run."""
         now = self.ts_of(self.slot)
         while self._held:
-            yield self._release(heapq.heappop(self._held), now)
+            yield self._release(heapq.heappop(self._held), now, complete=False)
         for st in self._states:
             if st.episode is not None and st.record is not None:
                 st.record["complete"] = False
@@ -311,12 +312,16 @@ class Stream:
         return message
 
     def _release(
-        self, item: tuple[int, int, str, _State, int, int, float, bytes], now_ts: int
+        self,
+        item: tuple[int, int, str, _State, int, int, float, bytes],
+        now_ts: int,
+        complete: bool = True,
     ) -> Message:
         _, _, kind, st, seq, ts, value, data = item
         st.held -= 1
         record = self._base(kind, st)
         record.update(
+            complete=complete,
             seq=seq,
             ts=ts,
             temperature_c=round(value, 2),
