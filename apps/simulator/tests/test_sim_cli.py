@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
-from simulator_helpers import run_simulator
+from simulator_helpers import command, run_simulator, simulator_env
 
 
 def _closed_port() -> int:
@@ -57,3 +59,27 @@ def test_unwritable_anomaly_log_is_one_line(tmp_path: Path) -> None:
         "(No such file or directory)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_while_waiting_for_the_broker_exits_cleanly_at_once() -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    proc = subprocess.Popen(
+        command("--connect-timeout-s", "120"),
+        env=simulator_env(KAFKA_BOOTSTRAP_SERVERS=address),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None  # still waiting for the broker
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, stderr
+    assert "stopped while waiting for Kafka; nothing was sent" in stderr
+    assert time.monotonic() - started < 10

@@ -133,7 +133,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        producer = connect(config)
+        producer = connect(config, stop)
+        if producer is None:
+            log.info("stopped while waiting for Kafka; nothing was sent")
+            anomaly_log.close()
+            return 0
         try:
             runner = Runner(config, producer, stop)
             summary = runner.run(source)

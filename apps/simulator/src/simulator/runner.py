@@ -98,11 +98,15 @@ def producer_settings(config: Config) -> dict[str, Any]:
     }
 
 
-def connect(config: Config) -> KafkaProducer:
-    """Create the producer, retrying until the broker answers or the timeout passes."""
+def connect(config: Config, stop: threading.Event | None = None) -> KafkaProducer | None:
+    """Create the producer, retrying until the broker answers or the timeout passes.
+
+    Returns None when ``stop`` is set while waiting (a SIGTERM during start-up).
+    """
     deadline = time.monotonic() + config.connect_timeout_s
     delay = 0.25
-    while True:
+    stop = stop or threading.Event()
+    while not stop.is_set():
         try:
             return KafkaProducer(**producer_settings(config))
         except NoBrokersAvailable as exc:
@@ -116,8 +120,9 @@ def connect(config: Config) -> KafkaProducer:
                 "check the address and that the broker is up"
             )
         log.info("waiting for Kafka at %s", config.bootstrap_servers)
-        time.sleep(delay)
+        stop.wait(delay)
         delay = min(delay * 2, 5.0)
+    return None
 
 
 def partitions(producer: KafkaProducer, config: Config) -> list[int]:
