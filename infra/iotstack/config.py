@@ -54,7 +54,7 @@ KEYS: tuple[Key, ...] = (
     Key("topicPartitions", "integer", 3, "Partitions of the readings and alerts topics."),
     Key("retentionHours", "integer", 168, "Retention of the readings and alerts topics."),
     Key("deadLetterRetentionHours", "integer", 336, "Retention of the dead-letter topic."),
-    Key("sensorCount", "integer", 20, "Number of simulated sensors."),
+    Key("sensorCount", "integer", 100, "Number of simulated sensors (SIMULATOR_SENSORS)."),
     Key("elasticsearchSecurity", "boolean", False,
         "Enable Elasticsearch security; passwords are generated and kept as secrets."),
     Key("retainData", "boolean", False,
@@ -85,7 +85,7 @@ class StackConfig:
     topic_partitions: int = 3
     retention_hours: int = 168
     dead_letter_retention_hours: int = 336
-    sensor_count: int = 20
+    sensor_count: int = 100
     elasticsearch_security: bool = False
     retain_data: bool = False
     namespace: str = "iotstack"

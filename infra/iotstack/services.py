@@ -414,7 +414,37 @@ def simulator_env(cfg: StackConfig) -> dict[str, EnvValue]:
     return {
         "KAFKA_BOOTSTRAP_SERVERS": _INTERNAL_KAFKA,
         "READINGS_TOPIC": TOPICS["readings"],
-        "SENSOR_COUNT": str(cfg.sensor_count),
+        "SIMULATOR_SENSORS": str(cfg.sensor_count),
+        "SIMULATOR_SITES": "4",
+        "SIMULATOR_FIRST_SENSOR": "0",
+        "SIMULATOR_RATE": "50",
+        "SIMULATOR_REALTIME": "true",  # a live demo: readings arrive in wall-clock time
+        "SIMULATOR_SEED": "",
+        "SIMULATOR_START_TS": "",
+        "SIMULATOR_DURATION_S": "0",  # run until the stack is destroyed
+        "SIMULATOR_COUNT": "0",
+        "SIMULATOR_SCENARIO": "",
+        "SIMULATOR_ANOMALY_LOG": "",
+        # Anomaly rates: enough for alerts to show within minutes in the demo.
+        "SIMULATOR_SPIKE_RATE": "0.001",
+        "SIMULATOR_DRIFT_RATE": "0.0001",
+        "SIMULATOR_STUCK_RATE": "0.0001",
+        "SIMULATOR_DROPOUT_RATE": "0.0001",
+        "SIMULATOR_OUT_OF_ORDER_RATE": "0.001",
+        "SIMULATOR_LATE_RATE": "0.0002",
+        "SIMULATOR_DUPLICATE_RATE": "0.001",
+        "SIMULATOR_MALFORMED_RATE": "0.0002",  # feeds the dead-letter topic
+        "SIMULATOR_SPIKE_C": "40",
+        "SIMULATOR_DRIFT_C_PER_MIN": "5",
+        "SIMULATOR_EPISODE_S": "120",
+        "SIMULATOR_DROPOUT_S": "90",
+        "SIMULATOR_LATE_S": "120",
+        "SIMULATOR_BATCH_SIZE": "65536",
+        "SIMULATOR_LINGER_MS": "10",
+        "SIMULATOR_COMPRESSION": "lz4",
+        "SIMULATOR_CONNECT_TIMEOUT_S": "120",  # the broker may still be electing on first up
+        "SIMULATOR_PROGRESS_S": "10",
+        "SIMULATOR_LOG_LEVEL": "INFO",
     }
 
 

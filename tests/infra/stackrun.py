@@ -8,11 +8,12 @@ program chose: parent, depends_on, protect, retain_on_delete).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
-
 from iotstack.config import StackConfig
 from iotstack.program import build
 
@@ -24,7 +25,6 @@ class Recorded:
     type: str
     name: str
     inputs: dict[str, Any]
-    urn: str = ""
     opts: pulumi.ResourceOptions | None = None
     resource: pulumi.Resource | None = None
     custom: bool = True
@@ -38,6 +38,7 @@ class Inventory:
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
     by_object: dict[int, Recorded] = field(default_factory=dict)
+    registered_outputs: set[int] = field(default_factory=set)  # ids of components
 
     def of_type(self, type_: str) -> list[Recorded]:
         """Resources whose type token equals ``type_``."""
@@ -75,8 +76,12 @@ class _Mocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def run(cfg: StackConfig, stack: str = "dev") -> Inventory:
-    """Build the program for ``cfg`` under mocks; return the inventory and resolved outputs."""
+def run(cfg: StackConfig, apps_dir: Path, stack: str = "dev") -> Inventory:
+    """Build the program for ``cfg`` under mocks; return the inventory and resolved outputs.
+
+    ``apps_dir`` holds the build contexts (tests pass small ones; the real apps are checked
+    by test_images.py).
+    """
     inventory = Inventory()
     options: dict[int, Recorded] = {}
 
@@ -87,17 +92,38 @@ def run(cfg: StackConfig, stack: str = "dev") -> Inventory:
 
     pulumi.runtime.set_mocks(_Mocks(inventory), project="iotstack", stack=stack, preview=False)
 
+    registered: set[int] = set()
+    original = pulumi.ComponentResource.register_outputs
+
+    def record_outputs(self: pulumi.ComponentResource, outputs: Any) -> None:
+        registered.add(id(self))
+        original(self, outputs)
+
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        outputs = build(cfg, pulumi.ResourceOptions(transformations=[capture]))
+        outputs = build(cfg, pulumi.ResourceOptions(transformations=[capture]), apps_dir)
         keys = list(outputs)
 
-        def store(values: list[Any]) -> None:
+        async def secret_keys() -> list[str]:
+            return [k for k, v in outputs.items()
+                    if isinstance(v, pulumi.Output) and await v.is_secret()]
+
+        def store(args: list[Any]) -> None:
+            *values, secret = args
             inventory.outputs = dict(zip(keys, values, strict=True))
+            inventory.secret_outputs = set(secret)
 
-        return pulumi.Output.all(*[outputs[k] for k in keys]).apply(store)
+        return pulumi.Output.all(
+            *[outputs[k] for k in keys],
+            pulumi.Output.from_input(asyncio.ensure_future(secret_keys())),
+        ).apply(store)
 
-    program()
+    pulumi.ComponentResource.register_outputs = record_outputs  # type: ignore[method-assign]
+    try:
+        program()
+    finally:
+        pulumi.ComponentResource.register_outputs = original  # type: ignore[method-assign]
+    inventory.registered_outputs = registered
     # Join the monitor's records (types, inputs) with the program's options (by order+name).
     captured = list(options.values())
     for rec in captured:
@@ -110,7 +136,4 @@ def run(cfg: StackConfig, stack: str = "dev") -> Inventory:
         if matches:
             match = matches.pop(0)
             rec.opts, rec.resource = match.opts, match.resource
-            match.urn = rec.type
-    inventory.components = [c for c in captured if c.resource is not None  # type: ignore[attr-defined]
-                            and isinstance(c.resource, pulumi.ComponentResource)]
     return inventory

@@ -24,9 +24,10 @@ class Elasticsearch(pulumi.ComponentResource):
         self.elastic_password = None
         if args.cfg.elasticsearch_security:
             for secret_name in (ELASTIC_PASSWORD, KIBANA_SYSTEM_PASSWORD):
-                # RandomPassword.result is a secret: it is encrypted in state and masked.
-                args.secrets[secret_name] = random.RandomPassword(
-                    secret_name, length=24, special=False, opts=child).result
+                # Marked secret here too (not only by the provider's schema): it is encrypted
+                # in state and masked in every output and diff that derives from it.
+                args.secrets[secret_name] = pulumi.Output.secret(random.RandomPassword(
+                    secret_name, length=24, special=False, opts=child).result)
             self.elastic_password = args.secrets[ELASTIC_PASSWORD]
         rendered = render(args, args.stack.services["elasticsearch"], self)
         url = args.stack.elasticsearch_host_url

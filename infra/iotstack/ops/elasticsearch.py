@@ -51,6 +51,6 @@ def set_password_request(user: str, password: str) -> Request:
     return Request("POST", f"/_security/user/{user}/_password", {"password": password})
 
 
-def set_password(url: str, user: str, password: str, auth: dict[str, str]) -> None:
+def set_password(url: str, user: str, password: str, auth: dict[str, str] | None) -> None:
     """Set a built-in user's password with the elastic superuser's credentials."""
     send(url, set_password_request(user, password), auth)

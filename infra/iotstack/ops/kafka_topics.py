@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaAdminClient  # type: ignore[import-untyped]
-from kafka.admin import (  # type: ignore[import-untyped]
+from kafka import KafkaAdminClient
+from kafka.admin import (
     ConfigResource,
     ConfigResourceType,
     NewPartitions,
     NewTopic,
 )
-from kafka.errors import KafkaError, NoBrokersAvailable  # type: ignore[import-untyped]
+from kafka.errors import KafkaError, NoBrokersAvailable
 
 from iotstack.ops.diffs import Change, compare
 
@@ -69,7 +69,10 @@ def create_topic(
             )])
         except KafkaError as err:
             raise TopicError(f"cannot create topic {name!r} on {bootstrap}: {err}") from None
-    return read_topic(bootstrap, name, configs.keys())
+    state = read_topic(bootstrap, name, configs.keys())
+    if state is None:
+        raise TopicError(f"topic {name!r} is missing on {bootstrap} right after creation")
+    return state
 
 
 def read_topic(bootstrap: str, name: str, config_names: Any = ()) -> TopicState | None:

@@ -49,5 +49,6 @@ def env_value(value: str | Secret,
     """A plain value as an Output, or a secret rendered through its template (stays secret)."""
     if isinstance(value, Secret):
         template = value.template
-        return pulumi.Output.secret(secrets[value.name]).apply(template.format)
+        rendered: pulumi.Output[str] = secrets[value.name].apply(template.format)
+        return pulumi.Output.secret(rendered)
     return pulumi.Output.from_input(value)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
 from iotstack.services import Service
 from iotstack.targets import Rendered, env_value
+
+
+def _assignment(key: str) -> Callable[[str], str]:
+    """``value -> "KEY=value"`` (a function per key, so no late-binding surprise)."""
+    return lambda value: f"{key}={value}"
 
 
 class DockerTarget:
@@ -51,10 +56,8 @@ class DockerTarget:
             )
             for vol in service.volumes
         ]
-        envs = [
-            env_value(value, secrets).apply(lambda v, k=key: f"{k}={v}")
-            for key, value in service.env.items()
-        ]
+        envs = [env_value(value, secrets).apply(_assignment(key))
+                for key, value in service.env.items()]
         health = None
         if service.health is not None:
             h = service.health

@@ -117,16 +117,12 @@ class KindTarget:
 
         uid, gid = _ids(service.user)
         memory = f"{service.memory_mib}Mi"
-        probes: dict[str, k8s.core.v1.ProbeArgs] = {}
+        readiness = liveness = startup = None
         if service.health is not None and not service.one_shot:
             h = service.health
-            probes = {
-                "readiness_probe": _probe(h, 3),
-                "liveness_probe": _probe(h, h.retries),
-                # Give slow starters (Elasticsearch, Kibana) their start period before liveness.
-                "startup_probe": _probe(h, max(1, (h.start_period_s // h.interval_s)
-                                               + h.retries)),
-            }
+            readiness, liveness = _probe(h, 3), _probe(h, h.retries)
+            # Give slow starters (Elasticsearch, Kibana) their start period before liveness.
+            startup = _probe(h, h.start_period_s // h.interval_s + h.retries)
         container = k8s.core.v1.ContainerArgs(
             name=service.name,
             image=image,
@@ -142,11 +138,13 @@ class KindTarget:
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False, run_as_non_root=True,
                 run_as_user=uid, run_as_group=gid),
-            **probes,
+            readiness_probe=readiness, liveness_probe=liveness, startup_probe=startup,
         )
         pod_spec = k8s.core.v1.PodSpecArgs(
             containers=[container],
             restart_policy="Never" if service.one_shot else "Always",
+            # No docker-link style env (KAFKA_PORT=tcp://...): the Kafka image would read it.
+            enable_service_links=False,
             security_context=k8s.core.v1.PodSecurityContextArgs(fs_group=gid),
             volumes=[k8s.core.v1.VolumeArgs(
                 name=v.name,

@@ -1,0 +1,324 @@
+"""The whole program under Pulumi mocks: both targets x both Kafka modes.
+
+Only the Pulumi engine is mocked (pulumi.runtime.set_mocks); every component, renderer
+and resource argument is the program's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+from stackrun import Inventory, run
+
+from iotstack.config import StackConfig
+
+COMBOS = [("docker", "zookeeper"), ("docker", "kraft"), ("kind", "zookeeper"), ("kind", "kraft")]
+CONTAINER = "docker:index/container:Container"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+JOB = "kubernetes:batch/v1:Job"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+COMPONENTS = {"iotstack:index:Platform": 1, "iotstack:index:AppImage": 3,
+              "iotstack:index:Kafka": 1, "iotstack:index:Elasticsearch": 1,
+              "iotstack:index:Kibana": 1, "iotstack:index:Flink": 1, "iotstack:index:App": 2}
+
+# The full inventory per target and mode, written out by hand on purpose.
+EXPECTED: dict[tuple[str, str], dict[str, int]] = {
+    ("docker", "zookeeper"): {
+        **COMPONENTS, "iotstack:index:ZooKeeper": 1,
+        "docker:index/network:Network": 1, "docker:index/image:Image": 3,
+        "docker:index/remoteImage:RemoteImage": 4, "docker:index/volume:Volume": 4,
+        CONTAINER: 9, DYNAMIC: 6},
+    ("docker", "kraft"): {
+        **COMPONENTS,
+        "docker:index/network:Network": 1, "docker:index/image:Image": 3,
+        "docker:index/remoteImage:RemoteImage": 3, "docker:index/volume:Volume": 2,
+        CONTAINER: 8, DYNAMIC: 6},
+    ("kind", "zookeeper"): {
+        **COMPONENTS, "iotstack:index:ZooKeeper": 1,
+        "pulumi:providers:kubernetes": 1, "kubernetes:core/v1:Namespace": 1,
+        "docker:index/image:Image": 3, "command:local:Command": 3,
+        "kubernetes:core/v1:PersistentVolumeClaim": 4, DEPLOYMENT: 8, JOB: 1,
+        "kubernetes:core/v1:Service": 12, DYNAMIC: 6},
+    ("kind", "kraft"): {
+        **COMPONENTS,
+        "pulumi:providers:kubernetes": 1, "kubernetes:core/v1:Namespace": 1,
+        "docker:index/image:Image": 3, "command:local:Command": 3,
+        "kubernetes:core/v1:PersistentVolumeClaim": 2, DEPLOYMENT: 7, JOB: 1,
+        "kubernetes:core/v1:Service": 11, DYNAMIC: 6},
+}
+
+
+@pytest.fixture(params=COMBOS, ids=lambda c: f"{c[0]}-{c[1]}")
+def combo(request: pytest.FixtureRequest, apps_dir: Path) -> tuple[str, str, Inventory]:
+    target, mode = request.param
+    return target, mode, run(StackConfig(target=target, kafka_mode=mode), apps_dir)
+
+
+def _type_of(inv: Inventory, resource: Any) -> str:
+    return inv.by_object[id(resource)].type
+
+
+def test_full_resource_inventory(combo: tuple[str, str, Inventory]) -> None:
+    target, mode, inv = combo
+    assert inv.counts() == EXPECTED[(target, mode)]
+
+
+def test_every_child_is_parented_to_an_iotstack_component(
+        combo: tuple[str, str, Inventory]) -> None:
+    _, _, inv = combo
+    for rec in inv.resources:
+        assert rec.opts is not None, rec.name
+        if rec.type.startswith("iotstack:index:"):
+            assert rec.opts.parent is None, f"{rec.type} {rec.name} should be top-level"
+            continue
+        assert rec.opts.parent is not None, f"{rec.type} {rec.name} has no parent"
+        assert _type_of(inv, rec.opts.parent).startswith("iotstack:index:"), rec.name
+
+
+def test_components_register_their_outputs(combo: tuple[str, str, Inventory]) -> None:
+    _, _, inv = combo
+    components = [r for r in inv.resources if r.type.startswith("iotstack:index:")]
+    assert components
+    for rec in components:
+        assert id(rec.resource) in inv.registered_outputs, f"{rec.type} {rec.name}"
+
+
+def test_outputs_have_the_same_shape_on_both_targets(apps_dir: Path) -> None:
+    docker = run(StackConfig(target="docker"), apps_dir).outputs
+    kind = run(StackConfig(target="kind"), apps_dir).outputs
+    assert set(docker) == set(kind)
+    assert set(docker["urls"]) == set(kind["urls"]) == {
+        "dashboard", "kibana", "flink", "elasticsearch"}
+    assert set(docker["access"]) == set(kind["access"])
+    assert docker["urls"] == kind["urls"] == {
+        "dashboard": "http://127.0.0.1:8000", "kibana": "http://127.0.0.1:5601",
+        "flink": "http://127.0.0.1:8081", "elasticsearch": "http://127.0.0.1:9200"}
+    assert docker["kafkaBootstrap"] == kind["kafkaBootstrap"] == "127.0.0.1:9094"
+    assert "node port 30800" in kind["access"]["dashboard"]
+    assert set(docker["images"]) == {"alerts", "simulator", "dashboard"}
+
+
+# --- Docker target -------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["zookeeper", "kraft"])
+def test_docker_ports_are_bound_to_loopback_by_default(apps_dir: Path, mode: str) -> None:
+    inv = run(StackConfig(kafka_mode=mode), apps_dir)
+    published = {(c.name, p["internal"], p["external"], p.get("ip"))
+                 for c in inv.of_type(CONTAINER) for p in c.inputs.get("ports", [])}
+    assert published == {
+        ("kafka", 9094, 9094, "127.0.0.1"), ("elasticsearch", 9200, 9200, "127.0.0.1"),
+        ("kibana", 5601, 5601, "127.0.0.1"), ("jobmanager", 8081, 8081, "127.0.0.1"),
+        ("dashboard", 8000, 8000, "127.0.0.1")}
+
+
+def test_docker_bind_address_is_configurable(apps_dir: Path) -> None:
+    inv = run(StackConfig(bind_address="0.0.0.0", dashboard_port=18000), apps_dir)
+    dashboard = inv.named(CONTAINER, "dashboard")
+    assert dashboard.inputs["ports"] == [{"internal": 8000, "external": 18000, "ip": "0.0.0.0"}]
+
+
+def test_docker_long_running_containers_have_health_checks_and_wait(apps_dir: Path) -> None:
+    inv = run(StackConfig(), apps_dir)
+    for c in inv.of_type(CONTAINER):
+        if c.name == "alerts-submit":
+            # One-shot: attached so `up` waits for it to finish; never restarted.
+            assert c.inputs["attach"] is True and c.inputs["restart"] == "no"
+            assert c.inputs["mustRun"] is False
+            continue
+        assert c.inputs["healthcheck"]["tests"][0] == "CMD-SHELL", c.name
+        assert c.inputs["wait"] is True, c.name
+        assert c.inputs["restart"] == "unless-stopped", c.name
+        assert c.inputs["networksAdvanced"] == [{"name": "iotstack", "aliases": [c.name]}]
+
+
+def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
+    inv = run(StackConfig(), apps_dir)
+    pulled = {r.inputs["name"] for r in inv.of_type("docker:index/remoteImage:RemoteImage")}
+    assert pulled == {"zookeeper:3.8.4", "apache/kafka:3.9.1",
+                      "docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
+                      "docker.elastic.co/kibana/kibana:8.19.21"}
+    built = {r.inputs["imageName"] for r in inv.of_type("docker:index/image:Image")}
+    assert len(built) == 3
+    for ref in built:
+        repo, _, tag = ref.partition(":")
+        assert repo in {"iotstack/alerts", "iotstack/simulator", "iotstack/dashboard"}
+        assert len(tag) == 12 and tag != "latest"
+    for image in inv.of_type("docker:index/image:Image"):
+        assert image.inputs["skipPush"] is True
+        assert image.inputs["build"]["args"]["BASE_IMAGE"] in {
+            "flink:1.19.3-scala_2.12-java17", "python:3.11.14-slim-bookworm"}
+    for c in inv.of_type(CONTAINER):
+        assert not str(c.inputs["image"]).endswith(":latest")
+
+
+def test_docker_memory_limits_follow_the_profile(apps_dir: Path) -> None:
+    for profile, budget in (("laptop", 6 * 1024), ("demo", None)):
+        inv = run(StackConfig(profile=profile), apps_dir)
+        limits = {c.name: c.inputs["memory"] for c in inv.of_type(CONTAINER)}
+        assert all(c.inputs["memorySwap"] == c.inputs["memory"] for c in inv.of_type(CONTAINER))
+        if budget is not None:
+            assert sum(limits.values()) <= budget
+            assert limits["elasticsearch"] == 1536
+        else:
+            assert limits["elasticsearch"] == 3072
+
+
+def _depends_types(inv: Inventory, rec: Any) -> set[str]:
+    assert rec.opts is not None
+    deps = rec.opts.depends_on or []
+    return {_type_of(inv, d) for d in deps}
+
+
+@pytest.mark.parametrize("target", ["docker", "kind"])
+def test_apps_depend_on_the_services_they_use(apps_dir: Path, target: str) -> None:
+    inv = run(StackConfig(target=target), apps_dir)
+    workload = CONTAINER if target == "docker" else DEPLOYMENT
+    simulator = _depends_types(inv, inv.named(workload, "simulator"))
+    dashboard = _depends_types(inv, inv.named(workload, "dashboard"))
+    assert "iotstack:index:Kafka" in simulator
+    assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= dashboard
+    submit_type = CONTAINER if target == "docker" else JOB
+    submit = _depends_types(inv, inv.named(submit_type, "alerts-submit"))
+    assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= submit
+    kibana = _depends_types(inv, inv.named(workload, "kibana"))
+    assert "iotstack:index:Elasticsearch" in kibana
+    # Topics are created once the broker is up (they talk to it).
+    for topic in (r for r in inv.of_type(DYNAMIC) if r.name.startswith("topic-")):
+        assert _depends_types(inv, topic) == {workload}
+    if target == "kind":
+        assert "command:local:Command" in simulator  # the image is loaded into kind first
+
+
+@pytest.mark.parametrize("target", ["docker", "kind"])
+@pytest.mark.parametrize("retain", [False, True])
+def test_data_volumes_are_retained_only_when_asked(apps_dir: Path, target: str,
+                                                   retain: bool) -> None:
+    inv = run(StackConfig(target=target, retain_data=retain), apps_dir)
+    kind = "docker:index/volume:Volume" if target == "docker" else \
+        "kubernetes:core/v1:PersistentVolumeClaim"
+    volumes = inv.of_type(kind)
+    assert {v.name for v in volumes} == {"zookeeper-data", "zookeeper-datalog", "kafka-data",
+                                         "elasticsearch-data"}
+    for volume in volumes:
+        assert volume.opts is not None
+        assert bool(volume.opts.protect) is retain, volume.name
+        assert bool(volume.opts.retain_on_delete) is retain, volume.name
+    for rec in inv.resources:  # nothing else is ever protected
+        if rec.type != kind and rec.opts is not None:
+            assert not rec.opts.protect and not rec.opts.retain_on_delete, rec.name
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and \
+        value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
+
+
+@pytest.mark.parametrize("target", ["docker", "kind"])
+def test_security_generates_passwords_kept_as_secrets(apps_dir: Path, target: str) -> None:
+    inv = run(StackConfig(target=target, elasticsearch_security=True), apps_dir)
+    passwords = inv.of_type("random:index/randomPassword:RandomPassword")
+    assert {p.name for p in passwords} == {"elastic-password", "kibana-system-password"}
+    assert len(inv.of_type(DYNAMIC)) == 7  # + the kibana_system password
+    assert isinstance(inv.outputs["elasticPassword"], str)
+    if target == "docker":
+        for name in ("elasticsearch", "kibana", "dashboard", "alerts-submit"):
+            assert _is_secret(inv.named(CONTAINER, name).inputs["envs"]), name
+        assert not _is_secret(inv.named(CONTAINER, "simulator").inputs["envs"])
+    else:
+        secrets = {s.name: s for s in inv.of_type("kubernetes:core/v1:Secret")}
+        assert set(secrets) == {"elasticsearch-env", "kibana-env", "dashboard-env",
+                                "alerts-submit-env"}
+        for secret in secrets.values():
+            assert _is_secret(secret.inputs["stringData"]), secret.name
+        env = inv.named(DEPLOYMENT, "dashboard").inputs["spec"]["template"]["spec"][
+            "containers"][0]["env"]
+        url = [e for e in env if e["name"] == "ELASTICSEARCH_URL"][0]
+        assert "value" not in url and url["valueFrom"]["secretKeyRef"]["name"] == "dashboard-env"
+    for dyn in inv.of_type(DYNAMIC):
+        if "elastic_password" in dyn.inputs:
+            assert _is_secret(dyn.inputs["elastic_password"]), dyn.name
+
+
+@pytest.mark.parametrize("security", [False, True])
+def test_password_output_is_secret_and_only_with_security(apps_dir: Path,
+                                                          security: bool) -> None:
+    inv = run(StackConfig(elasticsearch_security=security), apps_dir)
+    if security:
+        assert inv.outputs["elasticPassword"] == "mock-password-elastic-password"
+        assert inv.secret_outputs == {"elasticPassword"}
+    else:
+        assert inv.outputs["elasticPassword"] is None
+        assert inv.secret_outputs == set()
+
+
+# --- kind target ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["zookeeper", "kraft"])
+def test_kind_workloads_are_pinned_ifnotpresent_limited_and_probed(apps_dir: Path,
+                                                                    mode: str) -> None:
+    inv = run(StackConfig(target="kind", kafka_mode=mode), apps_dir)
+    for rec in inv.of_type(DEPLOYMENT) + inv.of_type(JOB):
+        spec = rec.inputs["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        assert container["imagePullPolicy"] == "IfNotPresent", rec.name
+        assert not container["image"].endswith(":latest") and ":" in container["image"]
+        assert container["resources"]["limits"]["memory"].endswith("Mi")
+        assert container["securityContext"]["runAsNonRoot"] is True
+        assert spec["enableServiceLinks"] is False
+        assert rec.inputs["metadata"]["namespace"] == "iotstack"
+        if rec.type == DEPLOYMENT:
+            for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+                assert container[probe]["exec"]["command"][:2] == ["sh", "-c"], rec.name
+
+
+def test_kind_node_ports_and_loads_images(apps_dir: Path) -> None:
+    inv = run(StackConfig(target="kind"), apps_dir)
+    node_ports = {p["nodePort"] for s in inv.of_type("kubernetes:core/v1:Service")
+                  if s.inputs["spec"].get("type") == "NodePort" for p in s.inputs["spec"]["ports"]}
+    assert node_ports == {30094, 30920, 30561, 30081, 30800}
+    loads = [c.inputs["create"] for c in inv.of_type("command:local:Command")]
+    assert len(loads) == 3
+    for cmd in loads:
+        assert cmd.startswith("kind load docker-image iotstack/") and cmd.endswith(
+            " --name iotstack")
+    provider = inv.of_type("pulumi:providers:kubernetes")[0]
+    assert provider.inputs["context"] == "kind-iotstack"
+
+
+def test_kind_memory_sums_within_laptop_profile(apps_dir: Path) -> None:
+    inv = run(StackConfig(target="kind"), apps_dir)
+    total = 0
+    for rec in inv.of_type(DEPLOYMENT) + inv.of_type(JOB):
+        limit = rec.inputs["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+        total += int(limit["memory"].removesuffix("Mi"))
+    assert total <= 6 * 1024
+
+
+def test_topic_and_template_resources_come_from_config(apps_dir: Path) -> None:
+    inv = run(StackConfig(topic_partitions=6, retention_hours=24), apps_dir)
+    topics = {r.inputs["name"]: r.inputs for r in inv.of_type(DYNAMIC)
+              if r.name.startswith("topic-")}
+    assert set(topics) == {"readings", "alerts", "readings-dlq"}
+    assert topics["readings"]["partitions"] == 6
+    assert topics["readings"]["configs"] == {"retention.ms": str(24 * 3_600_000)}
+    assert topics["readings-dlq"]["partitions"] == 1
+    assert all(t["bootstrap"] == "127.0.0.1:9094" for t in topics.values())
+    templates = {r.inputs["name"] for r in inv.of_type(DYNAMIC) if r.name.startswith("template-")}
+    assert templates == {"iotstack-alerts", "iotstack-aggregates"}
+
+
+def test_bad_config_stops_the_program_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iotstack import program
+    monkeypatch.setattr(program, "raw_config", lambda: {"kafkaMode": "zk"})
+    with pytest.raises(pulumi.RunError) as err:
+        program.read_config()
+    assert str(err.value).startswith("iotstack:kafkaMode='zk' is invalid")
+
+
+def test_missing_dockerfile_stops_the_program(tmp_path: Path) -> None:
+    with pytest.raises(pulumi.RunError, match=r"alerts/Dockerfile is missing"):
+        run(StackConfig(), tmp_path)

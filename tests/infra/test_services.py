@@ -1,0 +1,181 @@
+"""The target-neutral description: Kafka listeners, memory, images, health, dependencies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from infra_paths import INFRA
+
+from iotstack import versions
+from iotstack.config import StackConfig
+from iotstack.services import NODE_PORTS, PROFILES, Secret, describe, kafka_env
+
+MODES = ("zookeeper", "kraft")
+
+
+def _props(env: dict[str, str], key: str) -> dict[str, str]:
+    """Parse a listener list like ``A://h:1,B://h:2`` into {name: host:port}."""
+    return dict(item.split("://", 1) for item in env[key].split(","))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kafka_has_an_internal_and_a_host_listener(mode: str) -> None:
+    env = kafka_env(StackConfig(kafka_mode=mode), 640)
+    advertised = _props(env, "KAFKA_ADVERTISED_LISTENERS")
+    listeners = _props(env, "KAFKA_LISTENERS")
+    # Containers use the service name; the host uses the published address.
+    assert advertised == {"INTERNAL": "kafka:9092", "EXTERNAL": "127.0.0.1:9094"}
+    assert listeners["INTERNAL"] == "0.0.0.0:9092" and listeners["EXTERNAL"] == "0.0.0.0:9094"
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    assert set(advertised) | set(listeners) <= set(protocols)
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] == "INTERNAL"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"  # one broker
+
+
+def test_kafka_host_listener_follows_config_and_matches_the_published_port() -> None:
+    cfg = StackConfig(kafka_host_port=19094, kafka_advertised_host="kafka.local")
+    stack = describe(cfg)
+    service = stack.services["kafka"]
+    advertised = _props(dict(service.env), "KAFKA_ADVERTISED_LISTENERS")  # type: ignore[arg-type]
+    assert advertised["EXTERNAL"] == "kafka.local:19094" == stack.kafka_host_bootstrap
+    external = [p for p in service.ports if p.name == "external"][0]
+    # Host port (published) -> the container port the EXTERNAL listener binds.
+    assert (external.host, external.container) == (19094, 9094)
+    assert [p for p in service.ports if p.name == "internal"][0].host is None
+
+
+def test_zookeeper_mode_uses_zookeeper_and_kafka_3_9() -> None:
+    stack = describe(StackConfig(kafka_mode="zookeeper"))
+    kafka = stack.services["kafka"]
+    assert kafka.image == "apache/kafka:3.9.1"
+    assert kafka.env["KAFKA_ZOOKEEPER_CONNECT"] == "zookeeper:2181"
+    assert "KAFKA_PROCESS_ROLES" not in kafka.env  # the image's switch for KRaft
+    assert kafka.depends_on == ("zookeeper",)
+    assert "zookeeper" in stack.services
+
+
+def test_kraft_mode_has_no_zookeeper_at_all() -> None:
+    stack = describe(StackConfig(kafka_mode="kraft"))
+    kafka = stack.services["kafka"]
+    assert "zookeeper" not in stack.services
+    assert kafka.image == f"apache/kafka:{versions.KAFKA_KRAFT_VERSION}"
+    assert kafka.env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert kafka.env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@localhost:9093"
+    assert "CONTROLLER://0.0.0.0:9093" in str(kafka.env["KAFKA_LISTENERS"])
+    assert "CONTROLLER" not in str(kafka.env["KAFKA_ADVERTISED_LISTENERS"])
+    assert len(str(kafka.env["CLUSTER_ID"])) == 22  # 16 bytes, base64 without padding
+    assert not any("zookeeper" in str(v).lower() for v in kafka.env.values())
+    assert kafka.depends_on == ()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_laptop_profile_fits_in_6_gib_and_demo_is_larger(mode: str) -> None:
+    laptop = describe(StackConfig(kafka_mode=mode, profile="laptop"))
+    demo = describe(StackConfig(kafka_mode=mode, profile="demo"))
+    laptop_total = sum(s.memory_mib for s in laptop.services.values())
+    demo_total = sum(s.memory_mib for s in demo.services.values())
+    assert laptop_total <= 6 * 1024
+    assert demo_total > laptop_total
+    assert set(PROFILES["laptop"]) == set(PROFILES["demo"])
+
+
+def test_jvm_heaps_stay_below_the_container_limits() -> None:
+    stack = describe(StackConfig())
+    es = stack.services["elasticsearch"]
+    assert es.env["ES_JAVA_OPTS"] == "-Xms768m -Xmx768m" and es.memory_mib == 1536
+    assert stack.services["kafka"].env["KAFKA_HEAP_OPTS"] == "-Xms320m -Xmx320m"
+    flink = str(stack.services["jobmanager"].env["FLINK_PROPERTIES"])
+    assert "jobmanager.memory.process.size: 691m" in flink  # 90% of 768 MiB
+    assert "taskmanager.memory.process.size: 921m" in flink  # 90% of 1024 MiB
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_images_are_the_pinned_ones_and_never_latest(mode: str) -> None:
+    stack = describe(StackConfig(kafka_mode=mode))
+    pinned = set(versions.IMAGES.values())
+    for service in stack.services.values():
+        image = service.image or (service.build.base_image if service.build else None)
+        assert image is not None, service.name
+        assert image in pinned or image == versions.PYTHON_BASE_IMAGE, service.name
+        assert not image.endswith(":latest") and ":" in image, service.name
+    # JobManager, TaskManager and the submitter all run the alerts image built FROM Flink.
+    for name in ("jobmanager", "taskmanager", "alerts-submit"):
+        build = stack.services[name].build
+        assert build is not None and build.app == "alerts"
+        assert build.base_image == versions.IMAGES["flink"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_long_running_service_has_a_health_check(mode: str) -> None:
+    for service in describe(StackConfig(kafka_mode=mode)).services.values():
+        if service.one_shot:
+            assert service.name == "alerts-submit"
+            continue
+        assert service.health is not None, service.name
+        assert service.health.shell.strip(), service.name
+
+
+def test_dependencies_name_existing_services_and_cover_what_apps_use() -> None:
+    stack = describe(StackConfig())
+    for service in stack.services.values():
+        assert set(service.depends_on) <= set(stack.services), service.name
+    assert set(stack.services["simulator"].depends_on) == {"kafka"}
+    assert set(stack.services["dashboard"].depends_on) == {"kafka", "elasticsearch"}
+    assert set(stack.services["alerts-submit"].depends_on) == {
+        "jobmanager", "taskmanager", "kafka", "elasticsearch"}
+    assert stack.services["kibana"].depends_on == ("elasticsearch",)
+
+
+def test_security_switch_moves_credentials_into_secrets() -> None:
+    plain = describe(StackConfig())
+    assert plain.services["elasticsearch"].env["xpack.security.enabled"] == "false"
+    assert plain.services["dashboard"].env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+    secure = describe(StackConfig(elasticsearch_security=True))
+    es = secure.services["elasticsearch"]
+    assert es.env["xpack.security.enabled"] == "true"
+    assert es.env["ELASTIC_PASSWORD"] == Secret("elastic-password")
+    assert '-u "elastic:$ELASTIC_PASSWORD"' in es.health.shell  # type: ignore[union-attr]
+    assert secure.services["kibana"].env["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    url = secure.services["dashboard"].resolved_env({"elastic-password": "pw-xyzzy-7"})
+    assert url["ELASTICSEARCH_URL"] == "http://elastic:pw-xyzzy-7@elasticsearch:9200"
+    for service in secure.services.values():
+        for value in service.env.values():
+            # No password is ever a plain string in the description.
+            assert "pw-xyzzy-7" not in str(value)
+
+
+def test_containers_run_as_non_root() -> None:
+    for service in describe(StackConfig()).services.values():
+        if service.user is not None:
+            assert not service.user.startswith("0"), service.name
+        else:
+            assert service.build is not None, service.name  # the app image sets USER
+
+
+def test_kind_cluster_maps_every_node_port_to_the_docker_host_port_on_loopback() -> None:
+    cluster = yaml.safe_load((INFRA / "kind" / "cluster.yaml").read_text())
+    mappings = {m["containerPort"]: m for m in cluster["nodes"][0]["extraPortMappings"]}
+    stack = describe(StackConfig(target="kind"))
+    published = [p for s in stack.services.values() for p in s.ports if p.host is not None]
+    assert {p.node_port for p in published} == set(mappings) == set(NODE_PORTS.values())
+    for port in published:
+        mapping = mappings[port.node_port]
+        assert mapping["hostPort"] == port.host
+        assert mapping["listenAddress"] == "127.0.0.1"
+    assert cluster["name"] == StackConfig().kind_cluster_name
+
+
+def test_description_imports_without_pulumi() -> None:
+    code = (
+        "import sys; sys.modules['pulumi'] = None; sys.path.insert(0, sys.argv[1]);"
+        "from iotstack.config import StackConfig; from iotstack.services import describe;"
+        "from iotstack import catalog, images;"
+        "s = describe(StackConfig()); print(len(s.services))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(INFRA)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "9"
