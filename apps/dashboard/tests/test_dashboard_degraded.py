@@ -63,3 +63,10 @@ def test_stream_reports_live_feed_unavailable(degraded_app: Flask) -> None:
         assert '"live":false' in status
     finally:
         resp.close()
+
+
+def test_overview_shows_unknown_not_zero_counts(degraded_app: Flask) -> None:
+    html = degraded_app.test_client().get("/").get_data(as_text=True)
+    assert '<div class="num" id="open-count">—</div>' in html
+    assert '<div class="num" id="open-count">0</div>' not in html
+    assert "Open alerts are unknown while Elasticsearch is unreachable." in html

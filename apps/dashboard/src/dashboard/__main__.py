@@ -39,6 +39,8 @@ class DashboardServer(BaseApplication):
             "errorlog": "-",
             "loglevel": cfg.log_level.lower(),
             "proc_name": "iot-dashboard",
+            # No runtime control socket: nothing to manage, and no writable home in the image.
+            "control_socket_disable": True,
         }.items():
             self.cfg.set(key, value)
 

@@ -51,7 +51,7 @@ def overview() -> str:
     # so an alert landing between this render and the stream connecting is not lost.
     position = live().current_position()
     degraded = None
-    summary: dict[str, Any] = {"open": 0, "by_rule": {}, "by_site": {}, "by_severity": {}}
+    summary: dict[str, Any] | None = None  # unknown, not zero, while Elasticsearch is down
     alerts: list[dict[str, Any]] = []
     try:
         summary = store().summary()
@@ -61,6 +61,12 @@ def overview() -> str:
     return render_template("overview.html", summary=summary, alerts=alerts, rules=RULES,
                            degraded=degraded, rows=OVERVIEW_ROWS,
                            since=format_position(position) if position else "")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon; answer quietly instead of logging a 404 for every page view."""
+    return Response(status=204)
 
 
 @bp.get("/sensors")
