@@ -7,8 +7,10 @@ document id of the ``alerts`` index.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from iotstack.config import StackConfig
@@ -39,49 +41,34 @@ def topics(cfg: StackConfig) -> tuple[TopicSpec, ...]:
     )
 
 
-_EPOCH_MS = {"type": "date", "format": "epoch_millis"}
-_KW = {"type": "keyword"}
+# The index bodies are defined once, next to the dashboard that queries them; the alerts job
+# writes documents of the same shape (docs/contracts.md). Infra reads the files, not the code.
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "apps" / "dashboard" / "src" / "dashboard" \
+    / "mappings"
+MAPPING_FILES = {"alerts": "alerts.json", "aggregates": "readings-1m.json"}
 
 
-def index_templates() -> dict[str, dict[str, Any]]:
+def index_body(kind: str, mappings_dir: Path = MAPPINGS_DIR) -> dict[str, Any]:
+    """Settings and mappings of the ``alerts`` or ``aggregates`` index, from its JSON file."""
+    path = mappings_dir / MAPPING_FILES[kind]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: the {kind} index template is built from it")
+    body: dict[str, Any] = json.loads(path.read_text())
+    return body
+
+
+def index_templates(mappings_dir: Path = MAPPINGS_DIR) -> dict[str, dict[str, Any]]:
     """Composable index templates (PUT _index_template/<name>) for the two indices."""
-    return {
-        "iotstack-alerts": {
-            "index_patterns": [INDICES["alerts"]],
+    templates = {}
+    for kind in ("alerts", "aggregates"):
+        body = index_body(kind, mappings_dir)
+        templates[f"iotstack-{kind}"] = {
+            "index_patterns": [INDICES[kind]],
             "priority": 200,
-            "template": {
-                "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-                "mappings": {
-                    "dynamic": "strict",
-                    "properties": {
-                        "alert_id": _KW, "sensor_id": _KW, "site": _KW, "rule": _KW,
-                        "severity": _KW, "status": _KW,
-                        "value": {"type": "double"}, "threshold": {"type": "double"},
-                        "started_at": _EPOCH_MS, "resolved_at": _EPOCH_MS,
-                        "updated_at": _EPOCH_MS, "message": {"type": "text"},
-                    },
-                },
-            },
-            "_meta": {"managed_by": "iotstack pulumi"},
-        },
-        "iotstack-aggregates": {
-            "index_patterns": [INDICES["aggregates"]],
-            "priority": 200,
-            "template": {
-                "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-                "mappings": {
-                    "dynamic": "strict",
-                    "properties": {
-                        "sensor_id": _KW, "site": _KW,
-                        "window_start": _EPOCH_MS, "window_end": _EPOCH_MS,
-                        "count": {"type": "long"}, "min": {"type": "double"},
-                        "avg": {"type": "double"}, "max": {"type": "double"},
-                    },
-                },
-            },
-            "_meta": {"managed_by": "iotstack pulumi"},
-        },
-    }
+            "template": {"settings": body["settings"], "mappings": body["mappings"]},
+            "_meta": {"managed_by": "iotstack pulumi", "source": MAPPING_FILES[kind]},
+        }
+    return templates
 
 
 DATA_VIEW_ID = "iotstack-alerts"

@@ -11,9 +11,8 @@ from typing import Any
 
 import pulumi
 import pytest
-from stackrun import Inventory, run
-
 from iotstack.config import StackConfig
+from stackrun import Inventory, run
 
 COMBOS = [("docker", "zookeeper"), ("docker", "kraft"), ("kind", "zookeeper"), ("kind", "kraft")]
 CONTAINER = "docker:index/container:Container"
@@ -236,7 +235,7 @@ def test_security_generates_passwords_kept_as_secrets(apps_dir: Path, target: st
             assert _is_secret(secret.inputs["stringData"]), secret.name
         env = inv.named(DEPLOYMENT, "dashboard").inputs["spec"]["template"]["spec"][
             "containers"][0]["env"]
-        url = [e for e in env if e["name"] == "ELASTICSEARCH_URL"][0]
+        url = next(e for e in env if e["name"] == "ELASTICSEARCH_URL")
         assert "value" not in url and url["valueFrom"]["secretKeyRef"]["name"] == "dashboard-env"
     for dyn in inv.of_type(DYNAMIC):
         if "elastic_password" in dyn.inputs:

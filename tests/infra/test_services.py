@@ -8,7 +8,6 @@ import sys
 import pytest
 import yaml
 from infra_paths import INFRA
-
 from iotstack import versions
 from iotstack.config import StackConfig
 from iotstack.services import NODE_PORTS, PROFILES, Secret, describe, kafka_env
@@ -42,10 +41,10 @@ def test_kafka_host_listener_follows_config_and_matches_the_published_port() -> 
     service = stack.services["kafka"]
     advertised = _props(dict(service.env), "KAFKA_ADVERTISED_LISTENERS")  # type: ignore[arg-type]
     assert advertised["EXTERNAL"] == "kafka.local:19094" == stack.kafka_host_bootstrap
-    external = [p for p in service.ports if p.name == "external"][0]
+    external = next(p for p in service.ports if p.name == "external")
     # Host port (published) -> the container port the EXTERNAL listener binds.
     assert (external.host, external.container) == (19094, 9094)
-    assert [p for p in service.ports if p.name == "internal"][0].host is None
+    assert next(p for p in service.ports if p.name == "internal").host is None
 
 
 def test_zookeeper_mode_uses_zookeeper_and_kafka_3_9() -> None:
@@ -179,3 +178,25 @@ def test_description_imports_without_pulumi() -> None:
     out = subprocess.run([sys.executable, "-c", code, str(INFRA)], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "9"
+
+
+def test_index_templates_use_the_dashboards_mapping_files() -> None:
+    from infra_paths import APPS
+    from iotstack import catalog
+
+    templates = catalog.index_templates()
+    assert set(templates) == {"iotstack-alerts", "iotstack-aggregates"}
+    mappings = APPS / "dashboard" / "src" / "dashboard" / "mappings"
+    alerts = yaml.safe_load((mappings / "alerts.json").read_text())
+    assert templates["iotstack-alerts"]["template"]["mappings"] == alerts["mappings"]
+    assert templates["iotstack-alerts"]["index_patterns"] == ["alerts"]
+    assert templates["iotstack-aggregates"]["index_patterns"] == ["readings-1m"]
+    props = templates["iotstack-alerts"]["template"]["mappings"]["properties"]
+    assert props["started_at"] == {"type": "date", "format": "epoch_millis"}
+
+
+def test_missing_mapping_file_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from iotstack import catalog
+
+    with pytest.raises(FileNotFoundError, match=r"alerts\.json is missing"):
+        catalog.index_templates(tmp_path)
