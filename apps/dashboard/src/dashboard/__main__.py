@@ -31,6 +31,9 @@ class DashboardServer(BaseApplication):
             "workers": 1,
             "worker_class": "gthread",
             "threads": cfg.threads,
+            # gthread refuses connections beyond this; leave room above the thread count for
+            # idle keep-alive connections.
+            "worker_connections": max(1000, 2 * cfg.threads),
             # Stream generators never finish on their own; do not wait long for them at exit.
             "graceful_timeout": 5,
             "timeout": 30,
