@@ -132,6 +132,9 @@ def test_docker_long_running_containers_have_health_checks_and_wait(apps_dir: Pa
         assert c.inputs["wait"] is True, c.name
         assert c.inputs["restart"] == "unless-stopped", c.name
         assert c.inputs["networksAdvanced"] == [{"name": "iotstack", "aliases": [c.name]}]
+        # Fixed names (iotstack-<service>): a replacement must delete the old one first.
+        assert c.inputs["name"] == f"iotstack-{c.name}"
+        assert c.opts is not None and c.opts.delete_before_replace is True, c.name
 
 
 def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
@@ -321,3 +324,17 @@ def test_bad_config_stops_the_program_with_one_line(monkeypatch: pytest.MonkeyPa
 def test_missing_dockerfile_stops_the_program(tmp_path: Path) -> None:
     with pytest.raises(pulumi.RunError, match=r"alerts/Dockerfile is missing"):
         run(StackConfig(), tmp_path)
+
+
+def test_read_config_takes_only_this_projects_keys() -> None:
+    from iotstack import program
+    from pulumi.runtime import config as runtime_config
+    saved = dict(runtime_config.CONFIG.get())
+    try:
+        pulumi.runtime.set_all_config({"iotstack:kafkaMode": "kraft", "iotstack:retainData": "true",
+                                       "docker:host": "unix:///var/run/docker.sock"})
+        assert program.raw_config() == {"kafkaMode": "kraft", "retainData": "true"}
+        cfg = program.read_config()
+        assert cfg.kafka_mode == "kraft" and cfg.retain_data is True
+    finally:
+        pulumi.runtime.set_all_config(saved)

@@ -32,7 +32,7 @@ class AppImage(pulumi.ComponentResource):
             image_name=ref,
             build=docker.DockerBuildArgs(
                 context=str(context), dockerfile=str(context / "Dockerfile"),
-                args={"BASE_IMAGE": build.base_image}, platform="linux/amd64",
+                args={"BASE_IMAGE": build.base_image},  # the host's own platform
             ),
             skip_push=True,  # no registry: Docker runs it locally, kind gets it loaded
             opts=pulumi.ResourceOptions(parent=self),

@@ -52,6 +52,7 @@ class DockerTarget:
                 opts=pulumi.ResourceOptions(
                     parent=parent, protect=self.retain_data,
                     retain_on_delete=self.retain_data,
+                    delete_before_replace=True,  # fixed names: the old one must go first
                 ),
             )
             for vol in service.volumes
@@ -96,7 +97,9 @@ class DockerTarget:
             attach=not long_running,
             logs=not long_running,
             labels=[docker.ContainerLabelArgs(label="iotstack.service", value=service.name)],
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *volumes]),
+            # A fixed container name cannot exist twice: replace by delete, then create.
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *volumes],
+                                        delete_before_replace=True),
         )
         return Rendered(ready=container, resources=[*volumes, container])
 
