@@ -7,3 +7,4 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 APPS = REPO / "apps"
+

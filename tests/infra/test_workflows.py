@@ -1,0 +1,45 @@
+"""The PR workflows: a preview of both stacks commented on the PR, and the test command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from infra_paths import REPO
+
+WORKFLOWS = REPO / ".github" / "workflows"
+
+
+def _load(name: str) -> dict[Any, Any]:
+    data: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    return data
+
+
+def test_preview_runs_for_both_stacks_and_comments_on_the_pr() -> None:
+    flow = _load("preview.yml")
+    assert "pull_request" in flow[True]  # YAML 1.1 reads the key `on` as True
+    job = flow["jobs"]["preview"]
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "kind"]
+    step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
+    assert step["with"]["command"] == "preview"
+    assert step["with"]["work-dir"] == "infra"
+    assert step["with"]["stack-name"] == "${{ matrix.stack }}"
+    assert step["with"]["comment-on-pr"] is True and step["with"]["diff"] is True
+    assert flow["permissions"]["pull-requests"] == "write"
+    kind = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("helm/kind-action@"))
+    assert kind["with"]["config"] == "infra/kind/cluster.yaml"
+
+
+def test_every_action_is_pinned_to_a_version() -> None:
+    for path in WORKFLOWS.glob("*.yml"):
+        for job in yaml.safe_load(path.read_text())["jobs"].values():
+            for step in job["steps"]:
+                if "uses" in step:
+                    _, _, ref = step["uses"].partition("@")
+                    assert ref and ref not in {"main", "master", "latest"}, (path, step["uses"])
+
+
+def test_test_workflow_runs_lint_and_the_test_command() -> None:
+    steps = _load("test.yml")["jobs"]["test"]["steps"]
+    runs = [s.get("run") for s in steps if "run" in s]
+    assert "make lint" in runs and "make test" in runs
