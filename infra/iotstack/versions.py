@@ -13,10 +13,14 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   API that 1.18 and 1.19 keep; proven by the harness smoke test). Flink 2.x has a
   Kafka connector but no Elasticsearch one.
 * PyFlink 1.19 supports CPython 3.8-3.11; our images and CI use 3.11.
-* Elasticsearch 8.19 runs on Java 17 (9.x needs 21); the Kibana image and the
-  Python ``elasticsearch`` client must share its major version (the 9.x client
-  refuses 8.x servers). The Flink connector speaks the 7.x REST protocol, which
-  8.x servers still accept.
+* Elasticsearch is 7.17, because the only Flink Elasticsearch connector published
+  (``flink-sql-connector-elasticsearch7``) shades the 7.10 REST high-level client,
+  which cannot parse an 8.x server's bulk responses (they lack ``_type``; the sink
+  fails with "Unable to parse response body ... NullPointerException", seen with
+  8.19.21 in the harness) and has no compatibility-header switch. The Kibana image
+  and the Python ``elasticsearch`` client must share the server's major version (an
+  8.x client sends ``compatible-with=8``, which a 7.x server rejects). 7.17 runs on
+  Java 17. Move to 8.x/9.x when a Flink connector with an 8.x client is published.
 * Kafka 3.9 is the last line that runs with ZooKeeper (the default mode); 4.x is
   KRaft only. Both run on Java 17.
 """
@@ -31,12 +35,14 @@ FLINK_VERSION = "1.19.3"
 FLINK_SCALA_VERSION = "2.12"
 FLINK_KAFKA_CONNECTOR_VERSION = "3.2.0-1.19"
 FLINK_ELASTICSEARCH_CONNECTOR_VERSION = "3.0.1-1.17"
+# The Elasticsearch REST client shaded inside that connector (its META-INF/DEPENDENCIES).
+FLINK_ELASTICSEARCH_CONNECTOR_CLIENT_VERSION = "7.10.2"
 
 KAFKA_ZK_VERSION = "3.9.1"  # mode "zookeeper": the last Kafka line with ZooKeeper
 KAFKA_KRAFT_VERSION = "4.1.1"  # mode "kraft"
 ZOOKEEPER_VERSION = "3.8.4"  # the ZooKeeper that Kafka 3.9 is built and tested with
 
-ELASTICSEARCH_VERSION = "8.19.21"
+ELASTICSEARCH_VERSION = "7.17.29"
 KIBANA_VERSION = ELASTICSEARCH_VERSION  # Kibana must equal Elasticsearch, always
 
 JAVA_VERSION = 17  # the JDK the harness uses; every server above runs on it
@@ -49,7 +55,7 @@ LOG4J2_VERSION = "2.24.3"
 # --- Python packages that must agree with the servers ----------------------
 PYTHON_VERSION = (3, 11)
 PYFLINK_PACKAGE = f"apache-flink=={FLINK_VERSION}"
-ELASTICSEARCH_CLIENT_VERSION = "8.19.3"
+ELASTICSEARCH_CLIENT_VERSION = "7.17.13"
 KAFKA_PYTHON_VERSION = "2.3.0"
 
 # --- Images (official bases; users pull these, tests build their own) -------
@@ -87,6 +93,7 @@ class Pins:
     flink: str = FLINK_VERSION
     flink_kafka_connector: str = FLINK_KAFKA_CONNECTOR_VERSION
     flink_elasticsearch_connector: str = FLINK_ELASTICSEARCH_CONNECTOR_VERSION
+    flink_elasticsearch_connector_client: str = FLINK_ELASTICSEARCH_CONNECTOR_CLIENT_VERSION
     pyflink_package: str = PYFLINK_PACKAGE
     python: tuple[int, int] = PYTHON_VERSION
     elasticsearch: str = ELASTICSEARCH_VERSION
@@ -157,6 +164,12 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
         errors.append(
             f"the Python elasticsearch client {pins.elasticsearch_client} must have the "
             f"server's major version {_major(pins.elasticsearch)} (other majors refuse it)"
+        )
+    if _major(pins.flink_elasticsearch_connector_client) != _major(pins.elasticsearch):
+        errors.append(
+            f"the Flink Elasticsearch connector {pins.flink_elasticsearch_connector} embeds the "
+            f"{pins.flink_elasticsearch_connector_client} REST client, which cannot talk to "
+            f"Elasticsearch {pins.elasticsearch}; use a {_major(pins.flink_elasticsearch_connector_client)}.x server"
         )
     if _major(pins.elasticsearch) >= 9 and pins.java < 21:
         errors.append(f"Elasticsearch {pins.elasticsearch} needs Java 21, not {pins.java}")

@@ -1,0 +1,98 @@
+"""A single-node Elasticsearch from the integ-test zip (no bundled JDK), security off."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import artifacts
+from harness.procs import ManagedProcess, free_port
+
+READY_TIMEOUT_S = 180.0
+UNPRIVILEGED = 65534  # "nobody": Elasticsearch refuses to run as root
+
+
+@dataclass
+class Elasticsearch:
+    """A running node; ``url`` is its HTTP endpoint."""
+
+    version: str
+    url: str
+    process: ManagedProcess
+    startup_s: float = 0.0
+
+    def stop(self) -> None:
+        """Stop the node."""
+        self.process.stop()
+
+
+def cluster_ready(url: str) -> bool:
+    """True when the cluster health is yellow or green."""
+    with urllib.request.urlopen(f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=5) as r:
+        return json.load(r).get("status") in ("yellow", "green")
+
+
+def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
+    """Start a node on free 127.0.0.1 ports with its data, logs and config under ``workdir``."""
+    from iotstack import versions
+
+    home = artifacts.elasticsearch_home()
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "config"
+    shutil.rmtree(conf, ignore_errors=True)
+    shutil.copytree(home / "config", conf)
+    # jvm.options points GC logs and crash files at paths relative to the install
+    # directory, which the unprivileged server user cannot write: keep them per run.
+    options = conf / "jvm.options"
+    options.write_text(
+        options.read_text()
+        .replace("file=logs/", f"file={workdir / 'logs'}/")
+        .replace("ErrorFile=logs/", f"ErrorFile={workdir / 'logs'}/")
+        .replace("HeapDumpPath=data", f"HeapDumpPath={workdir / 'data'}")
+    )
+    for sub in ("data", "logs", "tmp"):
+        (workdir / sub).mkdir(exist_ok=True)
+    http_port, transport_port = free_port(), free_port()
+    argv = [
+        str(home / "bin" / "elasticsearch"),
+        "-Ediscovery.type=single-node",
+        "-Enetwork.host=127.0.0.1",
+        f"-Ehttp.port={http_port}",
+        f"-Etransport.port={transport_port}",
+        f"-Epath.data={workdir / 'data'}",
+        f"-Epath.logs={workdir / 'logs'}",
+        "-Ecluster.name=iotstack-test",
+        "-Ecluster.routing.allocation.disk.threshold_enabled=false",
+        "-Eaction.auto_create_index=true",
+        # Tests talk plain HTTP on loopback; the stack's own security switch lives in infra.
+        "-Expack.security.enabled=false",
+    ]
+    env = {
+        **os.environ,
+        "ES_JAVA_HOME": str(artifacts.java_home()),
+        "ES_PATH_CONF": str(conf),
+        "ES_TMPDIR": str(workdir / "tmp"),
+        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+    }
+    if os.geteuid() == 0:
+        for path in [workdir, *workdir.rglob("*")]:
+            os.chown(path, UNPRIVILEGED, UNPRIVILEGED)
+        argv = ["setpriv", f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}",
+                "--clear-groups", "--", *argv]
+        env["HOME"] = str(workdir)
+    proc = ManagedProcess(
+        f"Elasticsearch {versions.ELASTICSEARCH_VERSION}", argv, workdir / "elasticsearch.log", env=env,
+        cwd=workdir,  # jvm.options writes logs/gc.log relative to the working directory
+    ).start()
+    url = f"http://127.0.0.1:{http_port}"
+    node = Elasticsearch(versions.ELASTICSEARCH_VERSION, url, proc)
+    try:
+        node.startup_s = proc.wait_ready(lambda: cluster_ready(url), READY_TIMEOUT_S)
+    except BaseException:
+        node.stop()
+        raise
+    return node

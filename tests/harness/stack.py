@@ -1,0 +1,75 @@
+"""Start services on demand, once, and stop them all together."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness import artifacts, elasticsearch, flink, kafka
+
+KEEP_RUNS = 3  # older run directories (data + logs) are pruned
+
+
+def new_run_dir() -> Path:
+    """A fresh directory for this session's service state and logs."""
+    runs = artifacts.cache_dir() / "run"
+    runs.mkdir(parents=True, exist_ok=True)
+    old = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for stale in old[: max(0, len(old) - KEEP_RUNS + 1)]:
+        shutil.rmtree(stale, ignore_errors=True)
+    run = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    run.mkdir()
+    os.chmod(run, 0o755)
+    return run
+
+
+class Stack:
+    """Lazily started services sharing one run directory."""
+
+    def __init__(self, run_dir: Path | None = None) -> None:
+        self.run_dir = run_dir or new_run_dir()
+        self._started: dict[str, Any] = {}
+        self._order: list[str] = []
+
+    def _get(self, name: str, start: Callable[[Path], Any]) -> Any:
+        if name not in self._started:
+            self._started[name] = start(self.run_dir / name)
+            self._order.append(name)
+        return self._started[name]
+
+    def kafka(self) -> kafka.Kafka:
+        """Kafka 3.9 with ZooKeeper (the project's default mode)."""
+        return self._get("kafka-zookeeper", kafka.start_zookeeper_mode)  # type: ignore[no-any-return]
+
+    def kafka_kraft(self) -> kafka.Kafka:
+        """Kafka 4 in KRaft mode."""
+        return self._get("kafka-kraft", kafka.start_kraft_mode)  # type: ignore[no-any-return]
+
+    def elasticsearch(self) -> elasticsearch.Elasticsearch:
+        """A single Elasticsearch node."""
+        return self._get("elasticsearch", elasticsearch.start)  # type: ignore[no-any-return]
+
+    def flink(self) -> flink.Flink:
+        """A Flink session cluster with the connectors on its class path."""
+        return self._get("flink", flink.start)  # type: ignore[no-any-return]
+
+    def started(self) -> dict[str, Any]:
+        """The services started so far, by name."""
+        return dict(self._started)
+
+    def stop(self) -> None:
+        """Stop every started service, newest first; also after failures."""
+        errors: list[BaseException] = []
+        for name in reversed(self._order):
+            try:
+                self._started[name].stop()
+            except BaseException as exc:  # keep stopping the rest
+                errors.append(exc)
+        self._started.clear()
+        self._order.clear()
+        if errors:
+            raise errors[0]
