@@ -1,0 +1,89 @@
+# One task runner, the same verbs everywhere: setup, lint, test, up, down, bench, services.
+#   make up       deploy the whole stack to local Docker (stack "dev")
+#   make test     everything CI runs: lint, type checks, unit, integration (real services)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+STACK ?= dev
+VENV := .venv
+INFRA_VENV := infra/venv
+PY := $(VENV)/bin/python
+INFRA_PY := $(INFRA_VENV)/bin/python
+APPS := $(sort $(patsubst apps/%/pyproject.toml,%,$(wildcard apps/*/pyproject.toml)))
+ACTIONLINT_VERSION := v1.7.7
+GOBIN := $(CURDIR)/.cache/bin
+# Local file-based Pulumi state: no Pulumi Cloud account needed.
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# Stack secrets are encrypted with a passphrase generated once into a local file
+# (never committed) unless you set PULUMI_CONFIG_PASSPHRASE(_FILE) yourself.
+ifeq ($(origin PULUMI_CONFIG_PASSPHRASE),undefined)
+export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(CURDIR)/.pulumi-state/passphrase
+endif
+HARNESS := PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/infra $(CURDIR)/$(PY) -m harness
+PYTEST_FLAGS ?=
+
+.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean preflight
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt constraints/build.txt $(wildcard apps/*/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	PIP_CONSTRAINT=$(CURDIR)/constraints/build.txt $(VENV)/bin/pip install -q \
+	  -r requirements-dev.txt $(foreach app,$(APPS),-e "apps/$(app)[test]")
+	touch $@
+
+$(INFRA_VENV)/.installed: infra/requirements.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install -q -r infra/requirements.txt
+	touch $@
+
+$(GOBIN)/actionlint:
+	GOBIN=$(GOBIN) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+setup: $(VENV)/.installed $(INFRA_VENV)/.installed  ## create both virtualenvs (tests/apps, infra)
+
+fetch: setup  ## download and cache every Java artifact the harness runs
+	$(HARNESS) fetch
+
+lint: setup $(GOBIN)/actionlint  ## ruff, mypy (harness, apps, infra) and actionlint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy tests/harness bench --config-file pyproject.toml
+	for app in $(APPS); do (cd apps/$$app && ../../$(VENV)/bin/mypy src tests); done
+	cd infra && venv/bin/mypy
+	$(GOBIN)/actionlint
+
+test-infra: setup  ## Pulumi program unit, config and contract tests (Pulumi engine mocked)
+	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q $(PYTEST_FLAGS)
+
+test-services: setup fetch  ## harness smoke tests and app tests against real services
+	$(VENV)/bin/pytest -q $(PYTEST_FLAGS)
+
+test: lint test-infra test-services  ## everything CI runs
+
+services: setup fetch  ## run Kafka+ZooKeeper, Elasticsearch and Flink locally until Ctrl-C
+	$(HARNESS) up
+
+preflight:
+	@$(PYTHON) infra/preflight.py --stack $(STACK)
+
+up: preflight setup  ## deploy the stack (STACK=dev: local Docker; STACK=kind: kind cluster)
+	mkdir -p .pulumi-state
+	if [ -n "$${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] && [ ! -s "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
+	  umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > "$$PULUMI_CONFIG_PASSPHRASE_FILE"; fi
+	cd infra && { pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK); }
+	cd infra && pulumi up --stack $(STACK) --yes
+
+preview: preflight setup  ## show what `make up` would change, with the diff
+	cd infra && pulumi preview --stack $(STACK) --diff
+
+down: preflight  ## tear the stack down (data volumes survive only with retainData: true)
+	cd infra && pulumi destroy --stack $(STACK) --yes
+
+bench: setup fetch  ## benchmarks; each prints a table
+	for b in bench/*_bench.py; do $(PY) $$b; done
+
+clean:  ## remove virtualenvs and cached artifacts
+	rm -rf $(VENV) $(INFRA_VENV) .cache
