@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError, NoBrokersAvailable
+from kafka.errors import (
+    KafkaConfigurationError,
+    KafkaError,
+    KafkaTimeoutError,
+    NoBrokersAvailable,
+)
 from kafka.partitioner.default import murmur2
 
 from simulator.config import Config
@@ -87,9 +92,10 @@ def producer_settings(config: Config) -> dict[str, Any]:
         "bootstrap_servers": config.bootstrap_servers.split(","),
         "client_id": "iot-simulator",
         "acks": "all",
-        # idempotence keeps retries from duplicating or reordering (up to 5 in flight)
+        # idempotence keeps retries from duplicating; kafka-python 2.3 allows it only with one
+        # request in flight, which is also what keeps retried batches in order
         "enable_idempotence": True,
-        "max_in_flight_requests_per_connection": 5,
+        "max_in_flight_requests_per_connection": 1,
         "retries": 2**31 - 1,
         "linger_ms": config.linger_ms,
         "batch_size": config.batch_size,
@@ -113,6 +119,8 @@ def connect(config: Config, stop: threading.Event | None = None) -> KafkaProduce
             last = exc
         except (AssertionError, ValueError) as exc:  # kafka-python's codec checks
             raise StartupError(f"SIMULATOR_COMPRESSION={config.compression}: {exc}") from None
+        except KafkaConfigurationError as exc:
+            raise StartupError(f"the Kafka producer settings were refused: {exc}") from None
         if time.monotonic() + delay > deadline:
             raise StartupError(
                 f"cannot reach Kafka at {config.bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS) "
