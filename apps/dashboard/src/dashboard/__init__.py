@@ -63,14 +63,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # The clients log every failed connection attempt; our own one-line warnings say the
         # same thing once per retry, with the address and the fix.
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
-        logging.getLogger("elastic_transport").setLevel(logging.ERROR)
+        logging.getLogger("elasticsearch").setLevel(logging.ERROR)
 
     app = Flask(__name__)
     app.config.from_mapping(DASHBOARD=cfg, MAX_CONTENT_LENGTH=64 * 1024)
-    es = Elasticsearch(cfg.elasticsearch_url, request_timeout=cfg.es_timeout_s,
-                       max_retries=0, retry_on_timeout=False,
-                       # One node: retry it soon after a failure so recovery shows at once.
-                       dead_node_backoff_factor=0.1, max_dead_node_backoff=1.0)
+    # A single URL uses one connection without dead-node back-off, so a recovered
+    # Elasticsearch is used again on the very next request.
+    es = Elasticsearch(cfg.elasticsearch_url, timeout=cfg.es_timeout_s, max_retries=0,
+                       retry_on_timeout=False)
     app.extensions["dashboard.store"] = Store(
         es, cfg.alerts_index, cfg.aggregates_index, str(cfg.redacted()["elasticsearch_url"]))
     app.extensions["dashboard.live"] = live_source or KafkaHub(

@@ -52,8 +52,11 @@ def series_svg(points: Sequence[dict[str, Any]], title: str) -> str:
                      'stroke="#e5e7eb"/>'
                      f'<text x="{LEFT - 6}" y="{y(v) + 4:.1f}" text-anchor="end" '
                      f'font-family="sans-serif" font-size="11" fill="#555">{v:.1f}</text>')
-    for t in _ticks(t0, t1) if t1 > t0 else [t0]:
-        parts.append(f'<text x="{x(t):.1f}" y="{HEIGHT - 8}" text-anchor="middle" '
+    ticks = _ticks(t0, t1) if t1 > t0 else [t0]
+    for i, t in enumerate(ticks):
+        # The outermost labels align inwards so they are not cut off at the edges.
+        anchor = "end" if i == len(ticks) - 1 and len(ticks) > 1 else "middle"
+        parts.append(f'<text x="{x(t):.1f}" y="{HEIGHT - 8}" text-anchor="{anchor}" '
                      f'font-family="sans-serif" font-size="11" fill="#555">{_hhmm(t)}</text>')
     band = [f"{x(p['window_start']):.1f},{y(p['max']):.1f}" for p in usable]
     band += [f"{x(p['window_start']):.1f},{y(p['min']):.1f}" for p in reversed(usable)]

@@ -206,9 +206,9 @@ class KafkaHub:
             if batches:
                 self._append(batches)
             if time.monotonic() >= next_refresh:
-                # New partitions (or the topic itself) can appear while we run.
-                if not partitions:
-                    consumer._fetch_all_topic_metadata()
+                # New partitions (or the topic itself) can appear while we run. A missing topic
+                # makes the client refresh metadata; new partitions of an existing one show up
+                # with the client's periodic refresh (metadata_max_age_ms, 5 min by default).
                 now = consumer.partitions_for_topic(self._topic) or set()
                 if now != partitions:
                     partitions = self._assign(consumer, topic_existed)

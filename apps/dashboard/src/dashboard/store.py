@@ -6,11 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from elasticsearch import ApiError, Elasticsearch, TransportError
+from elasticsearch import Elasticsearch
+from elasticsearch import exceptions as es_errors
 
 T = TypeVar("T")
 
 MAX_SENSORS = 1000
+
+
+def _sort(*clauses: dict[str, Any]) -> Any:
+    """A sort for the request body; the 7.x client's type stubs only know the URL form."""
+    return list(clauses)
 
 
 class BackendUnavailable(Exception):
@@ -44,14 +50,23 @@ class Store:
         """Run one request, turning every client error into a one-line BackendUnavailable."""
         try:
             return fn()
-        except ApiError as exc:
+        except es_errors.ConnectionTimeout:
             raise BackendUnavailable(
-                f"Elasticsearch at {self._display_url} refused to {what}: "
-                f"HTTP {exc.meta.status} {exc.message}") from None
-        except TransportError as exc:
+                f"Elasticsearch at {self._display_url} timed out while trying to {what}"
+            ) from None
+        except es_errors.ConnectionError as exc:
+            reason = "connection refused" if "refused" in str(exc).lower() else "connection failed"
             raise BackendUnavailable(
                 f"Elasticsearch at {self._display_url} is unreachable while trying to {what}: "
-                f"{type(exc).__name__}") from None
+                f"{reason}") from None
+        except es_errors.TransportError as exc:
+            raise BackendUnavailable(
+                f"Elasticsearch at {self._display_url} refused to {what}: "
+                f"HTTP {exc.status_code} {exc.error}") from None
+        except es_errors.ElasticsearchException as exc:  # e.g. not Elasticsearch at that URL
+            raise BackendUnavailable(
+                f"Elasticsearch at {self._display_url} could not {what}: {type(exc).__name__}"
+            ) from None
 
     def ping(self) -> tuple[bool, str | None]:
         """Whether Elasticsearch answers, and why not."""
@@ -69,8 +84,8 @@ class Store:
         resp = self._call("list alerts", lambda: self._es.search(
             index=self._alerts, ignore_unavailable=True, track_total_hits=True,
             query={"bool": {"filter": filters}}, from_=q.offset, size=q.size,
-            sort=[{"started_at": {"order": "desc", "unmapped_type": "long"}},
-                  {"alert_id": {"order": "asc", "unmapped_type": "keyword"}}]))
+            sort=_sort({"started_at": {"order": "desc", "unmapped_type": "long"}},
+                       {"alert_id": {"order": "asc", "unmapped_type": "keyword"}})))
         return {"total": resp["hits"]["total"]["value"],
                 "alerts": [h["_source"] for h in resp["hits"]["hits"]]}
 
@@ -125,12 +140,13 @@ class Store:
         latest = self._call("read the sensor's latest minute", lambda: self._es.search(
             index=self._aggregates, ignore_unavailable=True, size=1,
             query={"bool": {"filter": [{"term": {"sensor_id": sensor_id}}]}},
-            sort=[{"window_start": {"order": "desc", "unmapped_type": "long"}}]))
+            sort=_sort({"window_start": {"order": "desc", "unmapped_type": "long"}})))
         hits = latest["hits"]["hits"]
         if not hits:
+            # The 7.x client's count API takes a body, not keyword fields.
             known = self._call("look the sensor up in alerts", lambda: self._es.count(
                 index=self._alerts, ignore_unavailable=True,
-                query={"bool": {"filter": [{"term": {"sensor_id": sensor_id}}]}}))
+                body={"query": {"bool": {"filter": [{"term": {"sensor_id": sensor_id}}]}}}))
             if known["count"] == 0:
                 return None
             return {"sensor_id": sensor_id, "site": None, "minutes": minutes, "points": []}
@@ -140,7 +156,7 @@ class Store:
             index=self._aggregates, ignore_unavailable=True, size=minutes,
             query={"bool": {"filter": [{"term": {"sensor_id": sensor_id}},
                                        {"range": {"window_start": {"gte": since}}}]}},
-            sort=[{"window_start": "asc"}]))
+            sort=_sort({"window_start": "asc"})))
         fields = ("window_start", "window_end", "count", "min", "avg", "max")
         points = [{k: h["_source"].get(k) for k in fields} for h in resp["hits"]["hits"]]
         return {"sensor_id": sensor_id, "site": last.get("site"), "minutes": minutes,

@@ -30,7 +30,7 @@
     var sev = dash.el("td");
     sev.appendChild(dash.el("span", a.severity, "pill " + a.severity));
     tr.appendChild(sev);
-    var sensor = dash.el("td");
+    var sensor = dash.el("td", null, "wrap");
     var link = dash.el("a", a.sensor_id);
     link.href = "/sensors/" + encodeURIComponent(a.sensor_id);
     sensor.appendChild(link);
@@ -45,7 +45,7 @@
     time.setAttribute("data-ms", String(a.started_at));
     when.appendChild(time);
     tr.appendChild(when);
-    tr.appendChild(dash.el("td", a.message));
+    tr.appendChild(dash.el("td", a.message, "wrap"));
     return tr;
   }
 
