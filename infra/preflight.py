@@ -15,19 +15,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from iotstack.config import StackConfig  # noqa: E402  (path set just above)
+from iotstack.config import StackConfig
 
 MIN_PYTHON = (3, 11)
 
 
 def _docker_problem() -> str | None:
     if shutil.which("docker") is None:
-        return "Docker CLI not found: install Docker Engine (https://docs.docker.com/engine/install/)"
+        return (
+            "Docker CLI not found: install Docker Engine (https://docs.docker.com/engine/install/)"
+        )
     try:
-        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except subprocess.TimeoutExpired:
-        return "Docker daemon did not answer within 20 s: is it running? (sudo systemctl start docker)"
+        return (
+            "Docker daemon did not answer within 20 s: is it running? (sudo systemctl start docker)"
+        )
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no answer"])[-1]
         return f"Docker daemon not reachable ({reason}): start it (sudo systemctl start docker)"
@@ -36,7 +44,9 @@ def _docker_problem() -> str | None:
 
 def _pulumi_problem() -> str | None:
     if shutil.which("pulumi") is None:
-        return "Pulumi CLI not found: curl -fsSL https://get.pulumi.com | sh (then restart the shell)"
+        return (
+            "Pulumi CLI not found: curl -fsSL https://get.pulumi.com | sh (then restart the shell)"
+        )
     return None
 
 
@@ -58,7 +68,9 @@ def problems(stack: str) -> list[str]:
     """Every missing prerequisite for deploying ``stack``, each as one actionable line."""
     found: list[str] = []
     if sys.version_info[:2] < MIN_PYTHON:
-        found.append(f"Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ needed, this is {sys.version.split()[0]}")
+        found.append(
+            f"Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ needed, this is {sys.version.split()[0]}"
+        )
     found += [p for p in (_docker_problem(), _pulumi_problem()) if p]
     if stack == "kind":
         for tool in ("kind", "kubectl", "helm"):
@@ -78,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in found:
         print(f"preflight: {line}", file=sys.stderr)
     if found:
-        print(f"preflight: {len(found)} prerequisite(s) missing; nothing was deployed.", file=sys.stderr)
+        print(
+            f"preflight: {len(found)} prerequisite(s) missing; nothing was deployed.",
+            file=sys.stderr,
+        )
         return 1
     print("preflight: ok")
     return 0

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch as EsClient
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
-
 from harness.elasticsearch import Elasticsearch
 from harness.flink import Flink
 from harness.kafka import Kafka
 from harness.procs import ManagedProcess, ServiceError
 from harness.stack import Stack
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
 
 pytestmark = pytest.mark.services
 
@@ -35,13 +34,18 @@ def _roundtrip(bootstrap: str, partitions: int = 3, per_key: int = 20) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     for seq in range(per_key):
         for key in keys:
-            producer.send(topic, key=key.encode(), value=json.dumps({"k": key, "seq": seq}).encode())
+            producer.send(
+                topic, key=key.encode(), value=json.dumps({"k": key, "seq": seq}).encode()
+            )
     producer.flush()
     producer.close()
 
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        group_id=f"g-{topic}", consumer_timeout_ms=10_000,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"g-{topic}",
+        consumer_timeout_ms=10_000,
     )
     seen: dict[str, list[int]] = {k: [] for k in keys}
     partition_of: dict[str, set[int]] = {k: set() for k in keys}
@@ -69,7 +73,9 @@ def test_kafka_zookeeper_mode_roundtrip(kafka: Kafka) -> None:
     assert kafka.mode == "zookeeper" and kafka.version.startswith("3.9")
     _roundtrip(kafka.bootstrap)
     zoo_cfg = (kafka.processes[-1].log_path.parent / "zoo.cfg").read_text()
-    zk_port = int(next(ln for ln in zoo_cfg.splitlines() if ln.startswith("clientPort=")).split("=")[1])
+    zk_port = int(
+        next(ln for ln in zoo_cfg.splitlines() if ln.startswith("clientPort=")).split("=")[1]
+    )
     assert _zookeeper_has_broker(zk_port)
 
 
@@ -111,7 +117,7 @@ def test_flink_job_reads_kafka_and_writes_elasticsearch(
 
         client = EsClient(elasticsearch.url)
         deadline = time.monotonic() + 120
-        docs: dict[str, dict] = {}  # type: ignore[type-arg]
+        docs: dict[str, dict[str, object]] = {}
         while time.monotonic() < deadline and len(docs) < len(readings):
             if client.indices.exists(index=index):
                 client.indices.refresh(index=index)
@@ -130,7 +136,8 @@ def test_flink_job_reads_kafka_and_writes_elasticsearch(
 
 def test_service_that_dies_is_reported_with_its_log(tmp_path: Path) -> None:
     proc = ManagedProcess(
-        "Broken service", ["sh", "-c", "echo starting; echo 'bind failed: port in use'; exit 3"],
+        "Broken service",
+        ["sh", "-c", "echo starting; echo 'bind failed: port in use'; exit 3"],
         tmp_path / "broken.log",
     ).start()
     with pytest.raises(ServiceError) as err:

@@ -11,7 +11,6 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import pytest
-
 from harness import artifacts
 from iotstack import versions
 
@@ -26,18 +25,34 @@ def test_pinned_versions_are_compatible() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"flink": "2.0.0", "pyflink_package": "apache-flink==2.0.0"},
-         "cannot load the Kafka connector 3.2.0-1.19"),
-        ({"flink_elasticsearch_connector": "3.0.1-1.16"},
-         "cannot load the Elasticsearch connector 3.0.1-1.16"),
+        (
+            {"flink": "2.0.0", "pyflink_package": "apache-flink==2.0.0"},
+            "cannot load the Kafka connector 3.2.0-1.19",
+        ),
+        (
+            {"flink_elasticsearch_connector": "3.0.1-1.16"},
+            "cannot load the Elasticsearch connector 3.0.1-1.16",
+        ),
         ({"pyflink_package": "apache-flink==1.19.2"}, "PyFlink 1.19.2 must equal the Flink"),
         ({"python": (3, 12)}, "PyFlink 1.19 has no wheels for Python 3.12"),
         ({"kibana": "7.17.28"}, "Kibana 7.17.28 must equal Elasticsearch 7.17.29"),
-        ({"elasticsearch_client": "8.19.3"}, "client 8.19.3 must have the server's major version 7"),
-        ({"elasticsearch": "8.19.21", "kibana": "8.19.21", "elasticsearch_client": "8.19.3"},
-         "embeds the 7.10.2 REST client, which cannot talk to Elasticsearch 8.19.21"),
-        ({"elasticsearch": "9.1.0", "kibana": "9.1.0", "elasticsearch_client": "9.1.0",
-          "flink_elasticsearch_connector_client": "9.1.0"}, "needs Java 21"),
+        (
+            {"elasticsearch_client": "8.19.3"},
+            "client 8.19.3 must have the server's major version 7",
+        ),
+        (
+            {"elasticsearch": "8.19.21", "kibana": "8.19.21", "elasticsearch_client": "8.19.3"},
+            "embeds the 7.10.2 REST client, which cannot talk to Elasticsearch 8.19.21",
+        ),
+        (
+            {
+                "elasticsearch": "9.1.0",
+                "kibana": "9.1.0",
+                "elasticsearch_client": "9.1.0",
+                "flink_elasticsearch_connector_client": "9.1.0",
+            },
+            "needs Java 21",
+        ),
         ({"kafka_zk": "4.1.1"}, "Kafka 4.1.1 cannot run with ZooKeeper"),
     ],
 )
@@ -61,7 +76,7 @@ def test_installed_clients_match_the_pins() -> None:
 
 def test_pom_takes_every_version_from_versions_py() -> None:
     pom = (ROOT / "tests/harness/pom.xml").read_text()
-    body = pom[pom.index("<project"):]
+    body = pom[pom.index("<project") :]
     literal = re.findall(r"<version>(?!\$\{)([^<]+)</version>", body)
     assert literal == ["0"], f"versions written in pom.xml instead of versions.py: {literal}"
     used = set(re.findall(r"\$\{([a-z0-9.]+)\}", body))
@@ -79,11 +94,8 @@ def test_connector_embeds_the_client_version_the_rules_assume() -> None:
 @pytest.mark.parametrize("app", sorted(p.parent.name for p in ROOT.glob("apps/*/pyproject.toml")))
 def test_apps_pin_the_clients_the_servers_need(app: str) -> None:
     project = tomllib.loads((ROOT / "apps" / app / "pyproject.toml").read_text())["project"]
-    pins = dict(
-        re.match(r"([A-Za-z0-9_.-]+)==(.+)", dep).groups()  # type: ignore[union-attr]
-        for dep in project["dependencies"]
-    )
     assert all("==" in dep for dep in project["dependencies"]), "exact pins only"
+    pins = dict(dep.split("==", 1) for dep in project["dependencies"])
     wanted = {
         "kafka-python": versions.KAFKA_PYTHON_VERSION,
         "elasticsearch": versions.ELASTICSEARCH_CLIENT_VERSION,
@@ -91,4 +103,6 @@ def test_apps_pin_the_clients_the_servers_need(app: str) -> None:
     }
     for name, pinned in pins.items():
         if name in wanted:
-            assert pinned == wanted[name], f"apps/{app} pins {name}=={pinned}, versions.py says {wanted[name]}"
+            assert pinned == wanted[name], (
+                f"apps/{app} pins {name}=={pinned}, versions.py says {wanted[name]}"
+            )

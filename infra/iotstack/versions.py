@@ -157,19 +157,18 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
             + ", ".join(f"{a}.{b}" for a, b in PYFLINK_PYTHONS.get(flink_minor, ()))
         )
     if pins.kibana != pins.elasticsearch:
-        errors.append(
-            f"Kibana {pins.kibana} must equal Elasticsearch {pins.elasticsearch}"
-        )
+        errors.append(f"Kibana {pins.kibana} must equal Elasticsearch {pins.elasticsearch}")
     if _major(pins.elasticsearch_client) != _major(pins.elasticsearch):
         errors.append(
             f"the Python elasticsearch client {pins.elasticsearch_client} must have the "
             f"server's major version {_major(pins.elasticsearch)} (other majors refuse it)"
         )
-    if _major(pins.flink_elasticsearch_connector_client) != _major(pins.elasticsearch):
+    client_major = _major(pins.flink_elasticsearch_connector_client)
+    if client_major != _major(pins.elasticsearch):
         errors.append(
             f"the Flink Elasticsearch connector {pins.flink_elasticsearch_connector} embeds the "
             f"{pins.flink_elasticsearch_connector_client} REST client, which cannot talk to "
-            f"Elasticsearch {pins.elasticsearch}; use a {_major(pins.flink_elasticsearch_connector_client)}.x server"
+            f"Elasticsearch {pins.elasticsearch}; use a {client_major}.x server"
         )
     if _major(pins.elasticsearch) >= 9 and pins.java < 21:
         errors.append(f"Elasticsearch {pins.elasticsearch} needs Java 21, not {pins.java}")

@@ -45,9 +45,12 @@ def _up(kraft: bool) -> int:
         kafka = stack.kafka_kraft() if kraft else stack.kafka()
         es = stack.elasticsearch()
         flink = stack.flink()
-        print(f"Kafka {kafka.version} ({kafka.mode}) bootstrap  {kafka.bootstrap}  ({kafka.startup_s:.1f} s)")
+        kafka_name = f"Kafka {kafka.version} ({kafka.mode})"
+        print(f"{kafka_name} bootstrap  {kafka.bootstrap}  ({kafka.startup_s:.1f} s)")
         print(f"Elasticsearch {es.version}          {es.url}  ({es.startup_s:.1f} s)")
-        print(f"Flink {flink.version} UI/REST           {flink.rest_url}  ({flink.startup_s:.1f} s)")
+        print(
+            f"Flink {flink.version} UI/REST           {flink.rest_url}  ({flink.startup_s:.1f} s)"
+        )
         print(f"logs and data: {stack.run_dir}\nCtrl-C stops everything.", flush=True)
         while not stop.wait(1.0):
             pass

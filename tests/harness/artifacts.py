@@ -67,12 +67,22 @@ def resolve(profile: str) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     argv = [
-        _mvn(), "-B", "-q", "--strict-checksums", "-f", str(POM), "-P", profile,
+        _mvn(),
+        "-B",
+        "-q",
+        "--strict-checksums",
+        "-f",
+        str(POM),
+        "-P",
+        profile,
         *(f"-D{key}={value}" for key, value in props.items()),
-        "dependency:copy-dependencies", f"-DoutputDirectory={dest}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={dest}",
         f"-DexcludeTransitive={'true' if profile in _NO_TRANSITIVE else 'false'}",
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "JAVA_HOME": str(java_home())})
+    done = subprocess.run(
+        argv, capture_output=True, text=True, env={**os.environ, "JAVA_HOME": str(java_home())}
+    )
     if done.returncode != 0:
         raise RuntimeError(
             f"resolving Maven profile {profile!r} failed (exit {done.returncode}):\n"

@@ -32,7 +32,9 @@ class Elasticsearch:
 
 def cluster_ready(url: str) -> bool:
     """True when the cluster health is yellow or green."""
-    with urllib.request.urlopen(f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=5) as r:
+    with urllib.request.urlopen(
+        f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=5
+    ) as r:
         return json.load(r).get("status") in ("yellow", "green")
 
 
@@ -81,11 +83,20 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
     if os.geteuid() == 0:
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, UNPRIVILEGED, UNPRIVILEGED)
-        argv = ["setpriv", f"--reuid={UNPRIVILEGED}", f"--regid={UNPRIVILEGED}",
-                "--clear-groups", "--", *argv]
+        argv = [
+            "setpriv",
+            f"--reuid={UNPRIVILEGED}",
+            f"--regid={UNPRIVILEGED}",
+            "--clear-groups",
+            "--",
+            *argv,
+        ]
         env["HOME"] = str(workdir)
     proc = ManagedProcess(
-        f"Elasticsearch {versions.ELASTICSEARCH_VERSION}", argv, workdir / "elasticsearch.log", env=env,
+        f"Elasticsearch {versions.ELASTICSEARCH_VERSION}",
+        argv,
+        workdir / "elasticsearch.log",
+        env=env,
         cwd=workdir,  # jvm.options writes logs/gc.log relative to the working directory
     ).start()
     url = f"http://127.0.0.1:{http_port}"

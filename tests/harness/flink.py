@@ -16,6 +16,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import artifacts
 from harness.procs import ManagedProcess, ServiceError, free_port
@@ -45,10 +46,10 @@ class Flink:
     processes: list[ManagedProcess] = field(default_factory=list)
     startup_s: float = 0.0
 
-    def get(self, path: str) -> dict:  # type: ignore[type-arg]
+    def get(self, path: str) -> dict[str, Any]:
         """GET a REST API path and decode its JSON."""
         with urllib.request.urlopen(f"{self.rest_url}{path}", timeout=10) as resp:
-            return json.load(resp)  # type: ignore[no-any-return]
+            return json.load(resp)
 
     def submit_python(
         self, script: Path, args: list[str] | None = None, extra_env: dict[str, str] | None = None
@@ -56,10 +57,23 @@ class Flink:
         """Submit a PyFlink script detached (``flink run -d -py``); return the job id."""
         flink = artifacts.flink_home() / "bin" / "flink"
         host_port = self.rest_url.removeprefix("http://")
-        argv = [str(flink), "run", "-m", host_port, "-d", "-py", str(script),
-                "-pyexec", sys.executable, *(args or [])]
+        argv = [
+            str(flink),
+            "run",
+            "-m",
+            host_port,
+            "-d",
+            "-py",
+            str(script),
+            "-pyexec",
+            sys.executable,
+            *(args or []),
+        ]
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=SUBMIT_TIMEOUT_S,
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=SUBMIT_TIMEOUT_S,
             env={**self.env, **(extra_env or {})},
         )
         match = re.search(r"JobID ([0-9a-f]{32})", done.stdout + done.stderr)
@@ -117,7 +131,10 @@ def start(workdir: Path) -> Flink:
     conf_dir, lib_dir, log_dir = workdir / "conf", workdir / "lib", workdir / "log"
     for path in (conf_dir, lib_dir, log_dir):
         path.mkdir(parents=True, exist_ok=True)
-    for jar in [*(home / "lib").glob("*.jar"), *artifacts.resolve("flink-connectors").glob("*.jar")]:
+    for jar in [
+        *(home / "lib").glob("*.jar"),
+        *artifacts.resolve("flink-connectors").glob("*.jar"),
+    ]:
         link = lib_dir / jar.name
         if not link.exists():
             link.symlink_to(jar)
@@ -145,8 +162,10 @@ def start(workdir: Path) -> Flink:
         "env.java.opts.all": _java_opts(home),
     }
     (conf_dir / "config.yaml").write_text(
-        "".join(f"{key}: {json.dumps(value) if isinstance(value, str) else value}\n"
-                for key, value in settings.items())
+        "".join(
+            f"{key}: {json.dumps(value) if isinstance(value, str) else value}\n"
+            for key, value in settings.items()
+        )
     )
     env = {
         **os.environ,
@@ -160,13 +179,17 @@ def start(workdir: Path) -> Flink:
     cluster = Flink(versions.FLINK_VERSION, rest_url, conf_dir, lib_dir, log_dir, env)
     try:
         jobmanager = ManagedProcess(
-            "Flink JobManager", [str(home / "bin" / "jobmanager.sh"), "start-foreground"],
-            workdir / "jobmanager.log", env=env,
+            "Flink JobManager",
+            [str(home / "bin" / "jobmanager.sh"), "start-foreground"],
+            workdir / "jobmanager.log",
+            env=env,
         ).start()
         cluster.processes.append(jobmanager)
         taskmanager = ManagedProcess(
-            "Flink TaskManager", [str(home / "bin" / "taskmanager.sh"), "start-foreground"],
-            workdir / "taskmanager.log", env=env,
+            "Flink TaskManager",
+            [str(home / "bin" / "taskmanager.sh"), "start-foreground"],
+            workdir / "taskmanager.log",
+            env=env,
         ).start()
         cluster.processes.insert(0, taskmanager)
         cluster.startup_s = jobmanager.wait_ready(lambda: cluster_ready(rest_url), READY_TIMEOUT_S)

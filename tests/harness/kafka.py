@@ -66,8 +66,13 @@ def _write_properties(path: Path, props: dict[str, str]) -> None:
 
 
 def _jvm(heap: str) -> list[str]:
-    return [artifacts.java(), f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC",
-            "-Djava.awt.headless=true"]
+    return [
+        artifacts.java(),
+        f"-Xmx{heap}",
+        f"-Xms{heap}",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+    ]
 
 
 def broker_ready(bootstrap: str) -> bool:
@@ -104,33 +109,45 @@ def start_zookeeper_mode(workdir: Path) -> Kafka:
     log4j = f"-Dlog4j.configuration=file:{workdir / 'log4j.properties'}"
 
     zk_port = free_port()
-    _write_properties(workdir / "zoo.cfg", {
-        "dataDir": str(workdir / "zookeeper-data"),
-        "clientPort": str(zk_port),
-        "clientPortAddress": "127.0.0.1",
-        "admin.enableServer": "false",
-        "4lw.commands.whitelist": "srvr,ruok",
-        "tickTime": "2000",
-        "maxClientCnxns": "0",
-    })
+    _write_properties(
+        workdir / "zoo.cfg",
+        {
+            "dataDir": str(workdir / "zookeeper-data"),
+            "clientPort": str(zk_port),
+            "clientPortAddress": "127.0.0.1",
+            "admin.enableServer": "false",
+            "4lw.commands.whitelist": "srvr,ruok",
+            "tickTime": "2000",
+            "maxClientCnxns": "0",
+        },
+    )
     zookeeper = ManagedProcess(
         "ZooKeeper",
-        [*_jvm("128m"), log4j, "-cp", cp, "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-         str(workdir / "zoo.cfg")],
+        [
+            *_jvm("128m"),
+            log4j,
+            "-cp",
+            cp,
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            str(workdir / "zoo.cfg"),
+        ],
         workdir / "zookeeper.log",
     ).start()
     kafka = Kafka("zookeeper", versions.KAFKA_ZK_VERSION, "", [zookeeper])
     try:
         zk_s = zookeeper.wait_ready(lambda: zookeeper_ready(zk_port), READY_TIMEOUT_S)
         port = free_port()
-        _write_properties(workdir / "server.properties", {
-            "broker.id": "0",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-            "zookeeper.connect": f"127.0.0.1:{zk_port}",
-            "log.dirs": str(workdir / "kafka-data"),
-            **_BROKER_COMMON,
-        })
+        _write_properties(
+            workdir / "server.properties",
+            {
+                "broker.id": "0",
+                "listeners": f"PLAINTEXT://127.0.0.1:{port}",
+                "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+                "zookeeper.connect": f"127.0.0.1:{zk_port}",
+                "log.dirs": str(workdir / "kafka-data"),
+                **_BROKER_COMMON,
+            },
+        )
         broker = ManagedProcess(
             f"Kafka {versions.KAFKA_ZK_VERSION} (ZooKeeper mode)",
             [*_jvm("512m"), log4j, "-cp", cp, "kafka.Kafka", str(workdir / "server.properties")],
@@ -138,7 +155,9 @@ def start_zookeeper_mode(workdir: Path) -> Kafka:
         ).start()
         kafka.processes.insert(0, broker)
         kafka.bootstrap = f"127.0.0.1:{port}"
-        kafka.startup_s = zk_s + broker.wait_ready(lambda: broker_ready(kafka.bootstrap), READY_TIMEOUT_S)
+        kafka.startup_s = zk_s + broker.wait_ready(
+            lambda: broker_ready(kafka.bootstrap), READY_TIMEOUT_S
+        )
     except BaseException:
         kafka.stop()
         raise
@@ -155,22 +174,36 @@ def start_kraft_mode(workdir: Path) -> Kafka:
     log4j = f"-Dlog4j2.configurationFile={workdir / 'log4j2.properties'}"
     port, controller_port = free_port(), free_port()
     config = workdir / "server.properties"
-    _write_properties(config, {
-        "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "log.dirs": str(workdir / "kafka-data"),
-        **_BROKER_COMMON,
-    })
+    _write_properties(
+        config,
+        {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(workdir / "kafka-data"),
+            **_BROKER_COMMON,
+        },
+    )
     run_checked(
-        [*_jvm("256m"), log4j, "-cp", cp, "kafka.tools.StorageTool", "format",
-         "-t", base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="), "-c", str(config)],
-        "formatting KRaft storage", workdir / "kafka-format.log",
+        [
+            *_jvm("256m"),
+            log4j,
+            "-cp",
+            cp,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            "-c",
+            str(config),
+        ],
+        "formatting KRaft storage",
+        workdir / "kafka-format.log",
     )
     broker = ManagedProcess(
         f"Kafka {versions.KAFKA_KRAFT_VERSION} (KRaft mode)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import os
 import signal
@@ -123,20 +124,18 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 continue
             # The leader exited; make sure no child of it survives in the group.
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             break
         if self in _LIVE:
             _LIVE.remove(self)
 
 
-def run_checked(argv: Sequence[str], what: str, log_path: Path, **kwargs: object) -> None:
+def run_checked(argv: Sequence[str], what: str, log_path: Path) -> None:
     """Run a short command to completion; on failure raise naming it, with its output."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        code = subprocess.call(list(argv), stdout=log, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+        code = subprocess.call(list(argv), stdout=log, stderr=subprocess.STDOUT)
     if code != 0:
         raise ServiceError(
             f"{what} failed with exit code {code}\n  command: {' '.join(argv)}\n"

@@ -41,6 +41,8 @@ def elasticsearch(service_stack: Stack) -> es_mod.Elasticsearch:
 
 
 @pytest.fixture(scope="session")
-def flink(service_stack: Stack, kafka: kafka_mod.Kafka, elasticsearch: es_mod.Elasticsearch) -> flink_mod.Flink:
+def flink(
+    service_stack: Stack, kafka: kafka_mod.Kafka, elasticsearch: es_mod.Elasticsearch
+) -> flink_mod.Flink:
     """A Flink session cluster; ``flink.rest_url``; Kafka and Elasticsearch run too."""
     return service_stack.flink()

@@ -9,7 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness import artifacts, elasticsearch, flink, kafka
+from harness import artifacts
+from harness import elasticsearch as es_mod
+from harness import flink as flink_mod
+from harness import kafka as kafka_mod
 
 KEEP_RUNS = 3  # older run directories (data + logs) are pruned
 
@@ -41,21 +44,21 @@ class Stack:
             self._order.append(name)
         return self._started[name]
 
-    def kafka(self) -> kafka.Kafka:
+    def kafka(self) -> kafka_mod.Kafka:
         """Kafka 3.9 with ZooKeeper (the project's default mode)."""
-        return self._get("kafka-zookeeper", kafka.start_zookeeper_mode)  # type: ignore[no-any-return]
+        return self._get("kafka-zookeeper", kafka_mod.start_zookeeper_mode)
 
-    def kafka_kraft(self) -> kafka.Kafka:
+    def kafka_kraft(self) -> kafka_mod.Kafka:
         """Kafka 4 in KRaft mode."""
-        return self._get("kafka-kraft", kafka.start_kraft_mode)  # type: ignore[no-any-return]
+        return self._get("kafka-kraft", kafka_mod.start_kraft_mode)
 
-    def elasticsearch(self) -> elasticsearch.Elasticsearch:
+    def elasticsearch(self) -> es_mod.Elasticsearch:
         """A single Elasticsearch node."""
-        return self._get("elasticsearch", elasticsearch.start)  # type: ignore[no-any-return]
+        return self._get("elasticsearch", es_mod.start)
 
-    def flink(self) -> flink.Flink:
+    def flink(self) -> flink_mod.Flink:
         """A Flink session cluster with the connectors on its class path."""
-        return self._get("flink", flink.start)  # type: ignore[no-any-return]
+        return self._get("flink", flink_mod.start)
 
     def started(self) -> dict[str, Any]:
         """The services started so far, by name."""
