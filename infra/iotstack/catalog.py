@@ -73,13 +73,19 @@ def index_templates(mappings_dir: Path = MAPPINGS_DIR) -> dict[str, dict[str, An
 
 DATA_VIEW_ID = "iotstack-alerts"
 SEARCH_ID = "iotstack-open-alerts"
+NOTE_ID = "iotstack-about"
 DASHBOARD_ID = "iotstack-overview"
 
 
 def data_view() -> dict[str, Any]:
-    """The Kibana data view over the alerts index, timed by ``started_at``."""
-    return {"id": DATA_VIEW_ID, "title": INDICES["alerts"], "name": "IoT alerts",
-            "timeFieldName": "started_at"}
+    """The Kibana data view (index pattern) over the alerts index, timed by ``started_at``."""
+    return {"id": DATA_VIEW_ID, "title": INDICES["alerts"], "timeFieldName": "started_at"}
+
+
+def kibana_spec() -> dict[str, Any]:
+    """Everything the Kibana objects resource creates, in one document."""
+    return {"data_view": data_view(), "search_id": SEARCH_ID, "search": saved_search(),
+            "note_id": NOTE_ID, "dashboard_id": DASHBOARD_ID, "dashboard": dashboard()}
 
 
 def saved_search() -> dict[str, Any]:
@@ -96,6 +102,7 @@ def dashboard() -> dict[str, Any]:
     """A small dashboard: a note on where data comes from plus the open-alerts search."""
     return {
         "title": "IoT stack overview",
+        "note_title": "About this data",
         "description": "Alerts raised by the Flink job (index 'alerts').",
         "markdown": (
             "**IoT alerts.** Readings flow simulator -> Kafka `readings` -> Flink alerts job "

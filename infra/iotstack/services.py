@@ -297,7 +297,9 @@ def kibana(cfg: StackConfig, mem: int) -> Service:
         env=env,
         ports=(Port("http", 5601, cfg.kibana_port, NODE_PORTS["kibana"]),),
         health=HealthCheck(
-            "curl -fsS http://127.0.0.1:5601/api/status | grep -q '\"level\":\"available\"'",
+            # 7.x reports "state":"green", 8.x "level":"available"; either means ready.
+            "curl -fsS http://127.0.0.1:5601/api/status "
+            "| grep -Eq '\"level\":\"available\"|\"overall\":\\{[^}]*\"state\":\"green\"'",
             interval_s=15, retries=20, start_period_s=90,
         ),
         memory_mib=mem,

@@ -7,4 +7,3 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 APPS = REPO / "apps"
-

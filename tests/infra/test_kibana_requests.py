@@ -11,16 +11,15 @@ import json
 from iotstack import catalog
 from iotstack.ops import kibana
 
-SPEC = {"data_view": catalog.data_view(), "search_id": catalog.SEARCH_ID,
-        "search": catalog.saved_search(), "dashboard_id": catalog.DASHBOARD_ID,
-        "dashboard": catalog.dashboard()}
+SPEC = catalog.kibana_spec()
 
 
-def test_apply_creates_view_then_search_then_dashboard_with_xsrf() -> None:
+def test_apply_creates_view_search_note_then_dashboard_with_xsrf() -> None:
     reqs = kibana.apply_requests(SPEC)
     assert [(r.method, r.path) for r in reqs] == [
-        ("POST", "/api/data_views/data_view"),
+        ("POST", "/api/saved_objects/index-pattern/iotstack-alerts?overwrite=true"),
         ("POST", "/api/saved_objects/search/iotstack-open-alerts?overwrite=true"),
+        ("POST", "/api/saved_objects/visualization/iotstack-about?overwrite=true"),
         ("POST", "/api/saved_objects/dashboard/iotstack-overview?overwrite=true"),
     ]
     assert all(r.headers == {"kbn-xsrf": "true"} for r in reqs)
@@ -28,9 +27,8 @@ def test_apply_creates_view_then_search_then_dashboard_with_xsrf() -> None:
 
 def test_data_view_targets_the_alerts_index_timed_by_started_at() -> None:
     body = kibana.apply_requests(SPEC)[0].body
-    assert body == {"data_view": {"id": "iotstack-alerts", "title": "alerts",
-                                  "name": "IoT alerts", "timeFieldName": "started_at"},
-                    "override": True}
+    assert body == {"attributes": {"title": "alerts", "timeFieldName": "started_at"},
+                    "references": []}
 
 
 def test_saved_search_references_the_data_view_and_filters_open_alerts() -> None:
@@ -40,32 +38,49 @@ def test_saved_search_references_the_data_view_and_filters_open_alerts() -> None
     assert body["references"] == [{"name": source["indexRefName"], "type": "index-pattern",
                                    "id": "iotstack-alerts"}]
     assert body["attributes"]["sort"] == [["started_at", "desc"]]
+    assert "rule" in body["attributes"]["columns"]
 
 
-def test_dashboard_panels_are_valid_json_and_reference_the_search() -> None:
+def test_note_is_a_markdown_visualization() -> None:
     body = kibana.apply_requests(SPEC)[2].body
+    vis = json.loads(body["attributes"]["visState"])
+    assert vis["type"] == "markdown" and vis["aggs"] == []
+    assert "readings" in vis["params"]["markdown"]
+    assert json.loads(body["attributes"]["uiStateJSON"]) == {}
+
+
+def test_dashboard_panels_are_valid_json_and_reference_note_and_search() -> None:
+    body = kibana.apply_requests(SPEC)[3].body
     panels = json.loads(body["attributes"]["panelsJSON"])
-    assert [p["type"] for p in panels] == ["visualization", "search"]
-    assert panels[1]["panelRefName"] == "panel_search"
-    assert body["references"] == [{"name": "panel_search", "type": "search",
-                                   "id": "iotstack-open-alerts"}]
+    assert [(p["type"], p["panelRefName"]) for p in panels] == [
+        ("visualization", "panel_0"), ("search", "panel_1")]
+    assert body["references"] == [
+        {"name": "panel_0", "type": "visualization", "id": "iotstack-about"},
+        {"name": "panel_1", "type": "search", "id": "iotstack-open-alerts"}]
     assert body["attributes"]["title"] == "IoT stack overview"
-    assert "readings" in panels[0]["embeddableConfig"]["savedVis"]["params"]["markdown"]
+    # Panels do not overlap on the grid.
+    first, second = (p["gridData"] for p in panels)
+    assert first["y"] + first["h"] <= second["y"]
 
 
 def test_delete_removes_dependents_first() -> None:
     assert [(r.method, r.path) for r in kibana.delete_requests(SPEC)] == [
         ("DELETE", "/api/saved_objects/dashboard/iotstack-overview"),
+        ("DELETE", "/api/saved_objects/visualization/iotstack-about"),
         ("DELETE", "/api/saved_objects/search/iotstack-open-alerts"),
-        ("DELETE", "/api/data_views/data_view/iotstack-alerts"),
+        ("DELETE", "/api/saved_objects/index-pattern/iotstack-alerts"),
     ]
 
 
 def test_diff_updates_content_in_place_and_replaces_on_new_ids() -> None:
-    same = kibana.diff_objects(SPEC, dict(SPEC))
-    assert not same.any
+    assert not kibana.diff_objects(SPEC, dict(SPEC)).any
     retitled = {**SPEC, "dashboard": {**SPEC["dashboard"], "title": "Other"}}
     change = kibana.diff_objects(SPEC, retitled)
     assert change.changed == ("dashboard",) and change.replaces == ()
     moved = {**SPEC, "dashboard_id": "new-id"}
     assert kibana.diff_objects(SPEC, moved).replaces == ("dashboard_id",)
+
+
+def test_basic_auth_is_added_only_when_security_is_on() -> None:
+    from iotstack.ops.http import basic_auth
+    assert basic_auth("elastic", "pw") == {"Authorization": "Basic ZWxhc3RpYzpwdw=="}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from iotstack import versions
 from iotstack.config import StackConfig
 from stackrun import Inventory, run
 
@@ -140,9 +141,8 @@ def test_docker_long_running_containers_have_health_checks_and_wait(apps_dir: Pa
 def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
     inv = run(StackConfig(), apps_dir)
     pulled = {r.inputs["name"] for r in inv.of_type("docker:index/remoteImage:RemoteImage")}
-    assert pulled == {"zookeeper:3.8.4", "apache/kafka:3.9.1",
-                      "docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
-                      "docker.elastic.co/kibana/kibana:8.19.21"}
+    assert pulled == {versions.IMAGES[k] for k in (
+        "zookeeper", "kafka-zookeeper-mode", "elasticsearch", "kibana")}
     built = {r.inputs["imageName"] for r in inv.of_type("docker:index/image:Image")}
     assert len(built) == 3
     for ref in built:
@@ -152,7 +152,7 @@ def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
     for image in inv.of_type("docker:index/image:Image"):
         assert image.inputs["skipPush"] is True
         assert image.inputs["build"]["args"]["BASE_IMAGE"] in {
-            "flink:1.19.3-scala_2.12-java17", "python:3.11.14-slim-bookworm"}
+            versions.IMAGES["flink"], versions.PYTHON_BASE_IMAGE}
     for c in inv.of_type(CONTAINER):
         assert not str(c.inputs["image"]).endswith(":latest")
 

@@ -22,9 +22,7 @@ class Kibana(pulumi.ComponentResource):
         rendered = render(args, args.stack.services["kibana"], self, extra)
         props: dict[str, object] = {
             "url": args.stack.kibana_host_url,
-            "spec": {"data_view": catalog.data_view(), "search_id": catalog.SEARCH_ID,
-                     "search": catalog.saved_search(), "dashboard_id": catalog.DASHBOARD_ID,
-                     "dashboard": catalog.dashboard()},
+            "spec": catalog.kibana_spec(),
         }
         if ELASTIC_PASSWORD in args.secrets:
             props["elastic_password"] = args.secrets[ELASTIC_PASSWORD]

@@ -1,8 +1,9 @@
-"""Kibana data view, saved search and dashboard: the requests, built as pure functions.
+"""Kibana index pattern (data view), saved search, note and dashboard, as pure requests.
 
 Kibana cannot run on the build machine, so tests check the requests these functions
-build (paths, headers, bodies), not a live Kibana. The APIs are Kibana 8.x's
-``/api/data_views`` and ``/api/saved_objects`` (``overwrite=true`` makes create idempotent).
+build (paths, headers, bodies), not a live Kibana. Everything goes through the saved
+objects API (``/api/saved_objects/<type>/<id>?overwrite=true``), which Kibana 7.x and 8.x
+both serve, so re-creating is idempotent and the stack's pinned Kibana needs no other API.
 """
 
 from __future__ import annotations
@@ -17,15 +18,31 @@ from iotstack.ops.http import Request, send
 XSRF = {"kbn-xsrf": "true"}  # Kibana rejects writes without it
 
 
+def _saved(kind: str, object_id: str, attributes: Mapping[str, Any],
+           references: list[dict[str, str]] | None = None) -> Request:
+    return Request("POST", f"/api/saved_objects/{kind}/{object_id}?overwrite=true",
+                   {"attributes": dict(attributes), "references": references or []}, dict(XSRF))
+
+
+_EMPTY_SOURCE = json.dumps({"query": {"query": "", "language": "kuery"}, "filter": []})
+
+
 def create_data_view_request(view: Mapping[str, Any]) -> Request:
-    """POST /api/data_views/data_view with override, so re-creating is safe."""
-    return Request("POST", "/api/data_views/data_view",
-                   {"data_view": dict(view), "override": True}, dict(XSRF))
+    """The index pattern (a data view in 8.x) over the alerts index, with its time field."""
+    return _saved("index-pattern", view["id"],
+                  {"title": view["title"], "timeFieldName": view["timeFieldName"]})
 
 
-def delete_data_view_request(view_id: str) -> Request:
-    """DELETE /api/data_views/data_view/<id>."""
-    return Request("DELETE", f"/api/data_views/data_view/{view_id}", None, dict(XSRF))
+def note_request(note_id: str, board: Mapping[str, Any]) -> Request:
+    """A markdown visualization explaining where the data comes from."""
+    vis_state = {"title": board["note_title"], "type": "markdown", "aggs": [],
+                 "params": {"markdown": board["markdown"], "fontSize": 12,
+                            "openLinksInNewTab": False}}
+    return _saved("visualization", note_id, {
+        "title": board["note_title"], "description": "", "version": 1,
+        "visState": json.dumps(vis_state), "uiStateJSON": "{}",
+        "kibanaSavedObjectMeta": {"searchSourceJSON": _EMPTY_SOURCE},
+    })
 
 
 def saved_search_request(search_id: str, search: Mapping[str, Any],
@@ -44,34 +61,29 @@ def saved_search_request(search_id: str, search: Mapping[str, Any],
     }
     references = [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index",
                    "type": "index-pattern", "id": data_view_id}]
-    return Request("POST", f"/api/saved_objects/search/{search_id}?overwrite=true",
-                   {"attributes": attributes, "references": references}, dict(XSRF))
+    return _saved("search", search_id, attributes, references)
 
 
-def dashboard_request(dashboard_id: str, board: Mapping[str, Any], search_id: str) -> Request:
-    """A dashboard with a markdown note (by value) and the saved search (by reference)."""
+def dashboard_request(dashboard_id: str, board: Mapping[str, Any], note_id: str,
+                      search_id: str) -> Request:
+    """A dashboard: the note on top, the open-alerts search below (both by reference)."""
     panels = [
-        {"panelIndex": "note", "gridData": {"x": 0, "y": 0, "w": 48, "h": 6, "i": "note"},
-         "type": "visualization",
-         "embeddableConfig": {"savedVis": {
-             "title": "", "description": "", "type": "markdown",
-             "params": {"markdown": board["markdown"], "fontSize": 12, "openLinksInNewTab": False},
-             "data": {"aggs": [], "searchSource": {}}}}},
-        {"panelIndex": "search", "gridData": {"x": 0, "y": 6, "w": 48, "h": 20, "i": "search"},
-         "type": "search", "panelRefName": "panel_search", "embeddableConfig": {}},
+        {"panelIndex": "1", "gridData": {"x": 0, "y": 0, "w": 48, "h": 6, "i": "1"},
+         "type": "visualization", "panelRefName": "panel_0", "embeddableConfig": {}},
+        {"panelIndex": "2", "gridData": {"x": 0, "y": 6, "w": 48, "h": 20, "i": "2"},
+         "type": "search", "panelRefName": "panel_1", "embeddableConfig": {}},
     ]
     attributes = {
         "title": board["title"],
         "description": board["description"],
         "panelsJSON": json.dumps(panels),
         "optionsJSON": json.dumps({"useMargins": True, "hidePanelTitles": False}),
-        "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now",
-        "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
-            {"query": {"query": "", "language": "kuery"}, "filter": []})},
+        "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now", "version": 1,
+        "kibanaSavedObjectMeta": {"searchSourceJSON": _EMPTY_SOURCE},
     }
-    references = [{"name": "panel_search", "type": "search", "id": search_id}]
-    return Request("POST", f"/api/saved_objects/dashboard/{dashboard_id}?overwrite=true",
-                   {"attributes": attributes, "references": references}, dict(XSRF))
+    references = [{"name": "panel_0", "type": "visualization", "id": note_id},
+                  {"name": "panel_1", "type": "search", "id": search_id}]
+    return _saved("dashboard", dashboard_id, attributes, references)
 
 
 def delete_saved_object_request(kind: str, object_id: str) -> Request:
@@ -80,12 +92,14 @@ def delete_saved_object_request(kind: str, object_id: str) -> Request:
 
 
 def apply_requests(spec: Mapping[str, Any]) -> list[Request]:
-    """The requests that create (or overwrite) the data view, search and dashboard."""
+    """The requests that create (or overwrite) the data view, search, note and dashboard."""
     view = spec["data_view"]
     return [
         create_data_view_request(view),
         saved_search_request(spec["search_id"], spec["search"], view["id"]),
-        dashboard_request(spec["dashboard_id"], spec["dashboard"], spec["search_id"]),
+        note_request(spec["note_id"], spec["dashboard"]),
+        dashboard_request(spec["dashboard_id"], spec["dashboard"], spec["note_id"],
+                          spec["search_id"]),
     ]
 
 
@@ -93,15 +107,17 @@ def delete_requests(spec: Mapping[str, Any]) -> list[Request]:
     """The requests that remove them again, dependents first."""
     return [
         delete_saved_object_request("dashboard", spec["dashboard_id"]),
+        delete_saved_object_request("visualization", spec["note_id"]),
         delete_saved_object_request("search", spec["search_id"]),
-        delete_data_view_request(spec["data_view"]["id"]),
+        delete_saved_object_request("index-pattern", spec["data_view"]["id"]),
     ]
 
 
 def diff_objects(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Change:
     """Changed ids replace (delete old, create new); changed content overwrites in place."""
-    return compare(olds, news, ("data_view", "search_id", "search", "dashboard_id", "dashboard"),
-                   ("search_id", "dashboard_id"))
+    return compare(olds, news,
+                   ("data_view", "search_id", "search", "note_id", "dashboard_id", "dashboard"),
+                   ("search_id", "note_id", "dashboard_id"))
 
 
 def apply(url: str, spec: Mapping[str, Any], auth: dict[str, str] | None = None) -> None:
