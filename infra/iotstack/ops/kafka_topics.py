@@ -7,6 +7,7 @@ a config change is applied in place with AlterConfigs (the full declared set).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,29 @@ def admin(bootstrap: str, timeout_ms: int = 15_000) -> Iterator[Any]:
         client.close()
 
 
+def _converge(bootstrap: str, name: str, partitions: int | None, configs: Mapping[str, str],
+              timeout_s: float = 30.0) -> TopicState | None:
+    """Poll until the broker reports the wanted state (``partitions=None``: topic gone).
+
+    Metadata reaches the broker asynchronously (in KRaft it is replayed from the
+    controller's log), so a read right after a write can still show the old state.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = read_topic(bootstrap, name, configs.keys())
+        if partitions is None and state is None:
+            return None
+        if (state is not None and state.partitions == partitions
+                and all(state.configs.get(k) == v for k, v in configs.items())):
+            return state
+        if time.monotonic() > deadline:
+            raise TopicError(
+                f"topic {name!r} on {bootstrap} did not reach partitions={partitions} "
+                f"configs={dict(configs)} within {timeout_s:.0f}s; last seen: {state}"
+            )
+        time.sleep(0.2)
+
+
 def create_topic(
     bootstrap: str, name: str, partitions: int, configs: Mapping[str, str],
     replication_factor: int = 1,
@@ -69,9 +93,8 @@ def create_topic(
             )])
         except KafkaError as err:
             raise TopicError(f"cannot create topic {name!r} on {bootstrap}: {err}") from None
-    state = read_topic(bootstrap, name, configs.keys())
-    if state is None:
-        raise TopicError(f"topic {name!r} is missing on {bootstrap} right after creation")
+    state = _converge(bootstrap, name, partitions, configs)
+    assert state is not None  # _converge returns a state whenever partitions is given
     return state
 
 
@@ -118,9 +141,8 @@ def update_topic(
                         raise TopicError(f"cannot change configs of topic {name!r}: {message}")
         except KafkaError as err:
             raise TopicError(f"cannot update topic {name!r} on {bootstrap}: {err}") from None
-    state = read_topic(bootstrap, name, dict(news["configs"]).keys())
-    if state is None:
-        raise TopicError(f"topic {name!r} vanished from {bootstrap} during the update")
+    state = _converge(bootstrap, name, int(news["partitions"]), dict(news["configs"]))
+    assert state is not None
     return state
 
 
@@ -134,3 +156,4 @@ def delete_topic(bootstrap: str, name: str) -> None:
             client.delete_topics([name])
         except KafkaError as err:
             raise TopicError(f"cannot delete topic {name!r} on {bootstrap}: {err}") from None
+    _converge(bootstrap, name, None, {})
