@@ -30,13 +30,16 @@ class TopicSpec:
 
 
 def topics(cfg: StackConfig) -> tuple[TopicSpec, ...]:
-    """Readings, alerts and dead-letter topics with partitions and retention from config."""
+    """Readings, alerts, dead-letter and late topics; partitions and retention from config."""
     retention = str(cfg.retention_hours * HOUR_MS)
     return (
         TopicSpec(TOPICS["readings"], cfg.topic_partitions, {"retention.ms": retention}),
         TopicSpec(TOPICS["alerts"], cfg.topic_partitions, {"retention.ms": retention}),
         # One partition keeps dead letters in arrival order for the people reading them.
         TopicSpec(TOPICS["dead_letter"], 1,
+                  {"retention.ms": str(cfg.dead_letter_retention_hours * HOUR_MS)}),
+        # Readings too late for their window: kept as long as dead letters, for inspection.
+        TopicSpec(TOPICS["late"], 1,
                   {"retention.ms": str(cfg.dead_letter_retention_hours * HOUR_MS)}),
     )
 

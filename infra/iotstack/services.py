@@ -140,7 +140,8 @@ PROFILES: dict[str, dict[str, int]] = {
 NODE_PORTS = {"kafka": 30094, "elasticsearch": 30920, "kibana": 30561,
               "jobmanager": 30081, "dashboard": 30800}
 
-TOPICS = {"readings": "readings", "alerts": "alerts", "dead_letter": "readings-dlq"}
+TOPICS = {"readings": "readings", "alerts": "alerts", "dead_letter": "readings-dlq",
+          "late": "readings-late"}
 INDICES = {"alerts": "alerts", "aggregates": "readings-1m"}
 
 ELASTIC_PASSWORD = "elastic-password"

@@ -31,24 +31,24 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         **COMPONENTS, "iotstack:index:ZooKeeper": 1,
         "docker:index/network:Network": 1, "docker:index/image:Image": 3,
         "docker:index/remoteImage:RemoteImage": 4, "docker:index/volume:Volume": 4,
-        CONTAINER: 9, DYNAMIC: 6},
+        CONTAINER: 9, DYNAMIC: 7},
     ("docker", "kraft"): {
         **COMPONENTS,
         "docker:index/network:Network": 1, "docker:index/image:Image": 3,
         "docker:index/remoteImage:RemoteImage": 3, "docker:index/volume:Volume": 2,
-        CONTAINER: 8, DYNAMIC: 6},
+        CONTAINER: 8, DYNAMIC: 7},
     ("kind", "zookeeper"): {
         **COMPONENTS, "iotstack:index:ZooKeeper": 1,
         "pulumi:providers:kubernetes": 1, "kubernetes:core/v1:Namespace": 1,
         "docker:index/image:Image": 3, "command:local:Command": 3,
         "kubernetes:core/v1:PersistentVolumeClaim": 4, DEPLOYMENT: 8, JOB: 1,
-        "kubernetes:core/v1:Service": 12, DYNAMIC: 6},
+        "kubernetes:core/v1:Service": 12, DYNAMIC: 7},
     ("kind", "kraft"): {
         **COMPONENTS,
         "pulumi:providers:kubernetes": 1, "kubernetes:core/v1:Namespace": 1,
         "docker:index/image:Image": 3, "command:local:Command": 3,
         "kubernetes:core/v1:PersistentVolumeClaim": 2, DEPLOYMENT: 7, JOB: 1,
-        "kubernetes:core/v1:Service": 11, DYNAMIC: 6},
+        "kubernetes:core/v1:Service": 11, DYNAMIC: 7},
 }
 
 
@@ -224,7 +224,7 @@ def test_security_generates_passwords_kept_as_secrets(apps_dir: Path, target: st
     inv = run(StackConfig(target=target, elasticsearch_security=True), apps_dir)
     passwords = inv.of_type("random:index/randomPassword:RandomPassword")
     assert {p.name for p in passwords} == {"elastic-password", "kibana-system-password"}
-    assert len(inv.of_type(DYNAMIC)) == 7  # + the kibana_system password
+    assert len(inv.of_type(DYNAMIC)) == 8  # + the kibana_system password
     assert isinstance(inv.outputs["elasticPassword"], str)
     if target == "docker":
         for name in ("elasticsearch", "kibana", "dashboard", "alerts-submit"):
@@ -304,7 +304,7 @@ def test_topic_and_template_resources_come_from_config(apps_dir: Path) -> None:
     inv = run(StackConfig(topic_partitions=6, retention_hours=24), apps_dir)
     topics = {r.inputs["name"]: r.inputs for r in inv.of_type(DYNAMIC)
               if r.name.startswith("topic-")}
-    assert set(topics) == {"readings", "alerts", "readings-dlq"}
+    assert set(topics) == {"readings", "alerts", "readings-dlq", "readings-late"}
     assert topics["readings"]["partitions"] == 6
     assert topics["readings"]["configs"] == {"retention.ms": str(24 * 3_600_000)}
     assert topics["readings-dlq"]["partitions"] == 1
