@@ -148,6 +148,7 @@ ELASTIC_PASSWORD = "elastic-password"
 KIBANA_SYSTEM_PASSWORD = "kibana-system-password"
 
 ALERTS_JOB_MODULE = "alerts.job"  # the PyFlink entry point inside the alerts image
+ALERTS_JOB_NAME = "iot-alerts"
 # A stable KRaft cluster id (16 bytes, URL-safe base64) so a re-created broker keeps its data.
 KRAFT_CLUSTER_ID = (
     base64.urlsafe_b64encode(uuid.uuid5(uuid.NAMESPACE_DNS, "iotstack.kafka").bytes)
@@ -385,16 +386,27 @@ def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
         "READINGS_TOPIC": TOPICS["readings"],
         "ALERTS_TOPIC": TOPICS["alerts"],
         "DEAD_LETTER_TOPIC": TOPICS["dead_letter"],
+        "LATE_TOPIC": TOPICS["late"],
         "ALERTS_INDEX": INDICES["alerts"],
         "AGGREGATES_INDEX": INDICES["aggregates"],
         "FLINK_REST_URL": "http://jobmanager:8081",
         "KAFKA_GROUP_ID": "alerts-job",
+        "JOB_NAME": ALERTS_JOB_NAME,
+        "JOB_PARALLELISM": "1",  # the laptop profile's TaskManager has 2 slots
         "HIGH_THRESHOLD_C": "80.0",
         "LOW_THRESHOLD_C": "-10.0",
+        "HYSTERESIS_C": "2.0",
         "RATE_OF_CHANGE_C_PER_MIN": "10.0",
         "SILENCE_SECONDS": "60",
+        "SENSOR_RULES": "",
         "WATERMARK_OUT_OF_ORDERNESS_MS": "5000",
-        "JOB_PARALLELISM": "1",
+        "ALLOWED_LATENESS_MS": "60000",
+        "SOURCE_IDLE_TIMEOUT_MS": "10000",
+        "CHECKPOINT_INTERVAL_MS": "10000",
+        "STATE_TTL_S": "3600",
+        "ES_FLUSH_INTERVAL_MS": "200",
+        "ES_FLUSH_MAX_ACTIONS": "1000",
+        "SUBMIT_TIMEOUT_S": "180",
     }
 
 
