@@ -36,18 +36,23 @@ def topics(cfg: StackConfig) -> tuple[TopicSpec, ...]:
         TopicSpec(TOPICS["readings"], cfg.topic_partitions, {"retention.ms": retention}),
         TopicSpec(TOPICS["alerts"], cfg.topic_partitions, {"retention.ms": retention}),
         # One partition keeps dead letters in arrival order for the people reading them.
-        TopicSpec(TOPICS["dead_letter"], 1,
-                  {"retention.ms": str(cfg.dead_letter_retention_hours * HOUR_MS)}),
+        TopicSpec(
+            TOPICS["dead_letter"],
+            1,
+            {"retention.ms": str(cfg.dead_letter_retention_hours * HOUR_MS)},
+        ),
         # Readings too late for their window: kept as long as dead letters, for inspection.
-        TopicSpec(TOPICS["late"], 1,
-                  {"retention.ms": str(cfg.dead_letter_retention_hours * HOUR_MS)}),
+        TopicSpec(
+            TOPICS["late"], 1, {"retention.ms": str(cfg.dead_letter_retention_hours * HOUR_MS)}
+        ),
     )
 
 
 # The index bodies are defined once, next to the dashboard that queries them; the alerts job
 # writes documents of the same shape (docs/contracts.md). Infra reads the files, not the code.
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "apps" / "dashboard" / "src" / "dashboard" \
-    / "mappings"
+MAPPINGS_DIR = (
+    Path(__file__).resolve().parents[2] / "apps" / "dashboard" / "src" / "dashboard" / "mappings"
+)
 MAPPING_FILES = {"alerts": "alerts.json", "aggregates": "readings-1m.json"}
 
 
@@ -87,8 +92,14 @@ def data_view() -> dict[str, Any]:
 
 def kibana_spec() -> dict[str, Any]:
     """Everything the Kibana objects resource creates, in one document."""
-    return {"data_view": data_view(), "search_id": SEARCH_ID, "search": saved_search(),
-            "note_id": NOTE_ID, "dashboard_id": DASHBOARD_ID, "dashboard": dashboard()}
+    return {
+        "data_view": data_view(),
+        "search_id": SEARCH_ID,
+        "search": saved_search(),
+        "note_id": NOTE_ID,
+        "dashboard_id": DASHBOARD_ID,
+        "dashboard": dashboard(),
+    }
 
 
 def saved_search() -> dict[str, Any]:

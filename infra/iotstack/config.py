@@ -38,14 +38,30 @@ class Key:
 
 KEYS: tuple[Key, ...] = (
     Key("target", "string", "docker", "Where the stack runs: docker (local daemon) or kind."),
-    Key("kafkaMode", "string", "zookeeper",
-        "zookeeper: Kafka 3.9 with a ZooKeeper; kraft: Kafka 4 without one."),
-    Key("profile", "string", "laptop",
-        "Memory profile: laptop (whole stack <= 6 GiB) or demo (more headroom)."),
-    Key("bindAddress", "string", "127.0.0.1",
-        "Host address the published ports bind to (docker target)."),
-    Key("kafkaAdvertisedHost", "string", "127.0.0.1",
-        "Host name that host-side Kafka clients use; advertised on the EXTERNAL listener."),
+    Key(
+        "kafkaMode",
+        "string",
+        "zookeeper",
+        "zookeeper: Kafka 3.9 with a ZooKeeper; kraft: Kafka 4 without one.",
+    ),
+    Key(
+        "profile",
+        "string",
+        "laptop",
+        "Memory profile: laptop (whole stack <= 6 GiB) or demo (more headroom).",
+    ),
+    Key(
+        "bindAddress",
+        "string",
+        "127.0.0.1",
+        "Host address the published ports bind to (docker target).",
+    ),
+    Key(
+        "kafkaAdvertisedHost",
+        "string",
+        "127.0.0.1",
+        "Host name that host-side Kafka clients use; advertised on the EXTERNAL listener.",
+    ),
     Key("kafkaHostPort", "integer", 9094, "Host port of Kafka's EXTERNAL listener."),
     Key("elasticsearchPort", "integer", 9200, "Host port of Elasticsearch."),
     Key("kibanaPort", "integer", 5601, "Host port of Kibana."),
@@ -53,13 +69,20 @@ KEYS: tuple[Key, ...] = (
     Key("dashboardPort", "integer", 8000, "Host port of the dashboard."),
     Key("topicPartitions", "integer", 3, "Partitions of the readings and alerts topics."),
     Key("retentionHours", "integer", 168, "Retention of the readings and alerts topics."),
-    Key("deadLetterRetentionHours", "integer", 336,
-        "Retention of the dead-letter and late-readings topics."),
+    Key(
+        "deadLetterRetentionHours",
+        "integer",
+        336,
+        "Retention of the dead-letter and late-readings topics.",
+    ),
     Key("sensorCount", "integer", 100, "Number of simulated sensors (SIMULATOR_SENSORS)."),
-    Key("elasticsearchSecurity", "boolean", False,
-        "Enable Elasticsearch security; passwords are generated and kept as secrets."),
-    Key("retainData", "boolean", False,
-        "Keep (and protect) the data volumes on destroy."),
+    Key(
+        "elasticsearchSecurity",
+        "boolean",
+        False,
+        "Enable Elasticsearch security; passwords are generated and kept as secrets.",
+    ),
+    Key("retainData", "boolean", False, "Keep (and protect) the data volumes on destroy."),
     Key("namespace", "string", "iotstack", "Kubernetes namespace (kind target)."),
     Key("kindClusterName", "string", "iotstack", "Name of the kind cluster (kind target)."),
 )
@@ -210,4 +233,3 @@ class _Reader:
         if not pattern.match(value):
             raise self._fail(key, value, allowed)
         return value
-

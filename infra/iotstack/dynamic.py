@@ -25,17 +25,22 @@ def _auth(props: dict[str, Any]) -> dict[str, str] | None:
 
 
 def _diff(change: Any) -> DiffResult:
-    return DiffResult(changes=change.any, replaces=list(change.replaces),
-                      delete_before_replace=True)
+    return DiffResult(
+        changes=change.any, replaces=list(change.replaces), delete_before_replace=True
+    )
 
 
 class KafkaTopicProvider(ResourceProvider):
     """Kafka topic: id = topic name."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        state = topic_ops.create_topic(props["bootstrap"], props["name"],
-                                       int(props["partitions"]), props["configs"],
-                                       int(props["replication_factor"]))
+        state = topic_ops.create_topic(
+            props["bootstrap"],
+            props["name"],
+            int(props["partitions"]),
+            props["configs"],
+            int(props["replication_factor"]),
+        )
         return CreateResult(props["name"], {**props, "partitions": state.partitions})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -105,31 +110,36 @@ class KafkaTopic(Resource):
 
     partitions: pulumi.Output[int]
 
-    def __init__(self, name: str, props: dict[str, Any],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(KafkaTopicProvider(), name, {**props, "partitions": props["partitions"]},
-                         opts)
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(
+            KafkaTopicProvider(), name, {**props, "partitions": props["partitions"]}, opts
+        )
 
 
 class IndexTemplate(Resource):
     """An Elasticsearch index template."""
 
-    def __init__(self, name: str, props: dict[str, Any],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(IndexTemplateProvider(), name, props, opts)
 
 
 class UserPassword(Resource):
     """A built-in Elasticsearch user's password (secret)."""
 
-    def __init__(self, name: str, props: dict[str, Any],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(UserPasswordProvider(), name, props, opts)
 
 
 class KibanaObjects(Resource):
     """The Kibana data view and dashboard."""
 
-    def __init__(self, name: str, props: dict[str, Any],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(KibanaObjectsProvider(), name, props, opts)

@@ -11,8 +11,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 # Never part of an image's content, whatever .dockerignore says.
-ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", ".ruff_cache",
-                  "*.egg-info", ".venv", "venv")
+ALWAYS_IGNORED = (
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    ".venv",
+    "venv",
+)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APPS_DIR = REPO_ROOT / "apps"
 
@@ -20,14 +28,17 @@ APPS_DIR = REPO_ROOT / "apps"
 def _patterns(context: Path) -> list[str]:
     ignore = context / ".dockerignore"
     lines = ignore.read_text().splitlines() if ignore.exists() else []
-    return [ln.strip().rstrip("/") for ln in lines
-            if ln.strip() and not ln.startswith("#")] + list(ALWAYS_IGNORED)
+    return [ln.strip().rstrip("/") for ln in lines if ln.strip() and not ln.startswith("#")] + list(
+        ALWAYS_IGNORED
+    )
 
 
 def _ignored(rel: Path, patterns: list[str]) -> bool:
     text = rel.as_posix()
-    return any(fnmatch.fnmatch(text, p) or any(fnmatch.fnmatch(part, p) for part in rel.parts)
-               for p in patterns)
+    return any(
+        fnmatch.fnmatch(text, p) or any(fnmatch.fnmatch(part, p) for part in rel.parts)
+        for p in patterns
+    )
 
 
 def context_files(context: Path) -> Iterator[Path]:

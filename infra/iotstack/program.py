@@ -32,7 +32,7 @@ def raw_config() -> dict[str, str]:
     """Every ``iotstack:*`` value the engine passed in, keyed without the namespace."""
     merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{PROJECT}:"
-    return {k[len(prefix):]: str(v) for k, v in merged.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: str(v) for k, v in merged.items() if k.startswith(prefix)}
 
 
 def read_config() -> StackConfig:
@@ -46,26 +46,37 @@ def read_config() -> StackConfig:
 
 def _access(cfg: StackConfig, stack: Stack) -> dict[str, str]:
     """How to reach each UI from the host, per target."""
-    urls = {"dashboard": stack.dashboard_host_url, "kibana": stack.kibana_host_url,
-            "flink": stack.flink_host_url, "elasticsearch": stack.elasticsearch_host_url}
+    urls = {
+        "dashboard": stack.dashboard_host_url,
+        "kibana": stack.kibana_host_url,
+        "flink": stack.flink_host_url,
+        "elasticsearch": stack.elasticsearch_host_url,
+    }
     if cfg.target == "docker":
-        return {name: f"open {url} (published on {cfg.bind_address})"
-                for name, url in urls.items()}
-    node = {"dashboard": NODE_PORTS["dashboard"], "kibana": NODE_PORTS["kibana"],
-            "flink": NODE_PORTS["jobmanager"], "elasticsearch": NODE_PORTS["elasticsearch"]}
-    return {name: f"open {url} (kind maps it to node port {node[name]}; see "
-                  "infra/kind/cluster.yaml)" for name, url in urls.items()}
+        return {name: f"open {url} (published on {cfg.bind_address})" for name, url in urls.items()}
+    node = {
+        "dashboard": NODE_PORTS["dashboard"],
+        "kibana": NODE_PORTS["kibana"],
+        "flink": NODE_PORTS["jobmanager"],
+        "elasticsearch": NODE_PORTS["elasticsearch"],
+    }
+    return {
+        name: f"open {url} (kind maps it to node port {node[name]}; see infra/kind/cluster.yaml)"
+        for name, url in urls.items()
+    }
 
 
-def build(cfg: StackConfig, opts: pulumi.ResourceOptions | None = None,
-          apps_dir: Path = APPS_DIR) -> dict[str, Any]:
+def build(
+    cfg: StackConfig, opts: pulumi.ResourceOptions | None = None, apps_dir: Path = APPS_DIR
+) -> dict[str, Any]:
     """Create every component for ``cfg``; return the stack outputs (same shape per target)."""
     stack = describe(cfg)
     platform = Platform("platform", cfg, opts)
     base = opts
     if platform.provider is not None:
         base = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(providers=[platform.provider]))
+            opts, pulumi.ResourceOptions(providers=[platform.provider])
+        )
     args = ComponentArgs(cfg=cfg, stack=stack, target=platform.target)
     builds = {s.build.app: s.build for s in stack.services.values() if s.build is not None}
     for app, spec in sorted(builds.items()):
@@ -83,8 +94,12 @@ def build(cfg: StackConfig, opts: pulumi.ResourceOptions | None = None,
     return {
         "target": cfg.target,
         "kafkaMode": cfg.kafka_mode,
-        "urls": {"dashboard": stack.dashboard_host_url, "kibana": kibana.url,
-                 "flink": flink.ui_url, "elasticsearch": elasticsearch.url},
+        "urls": {
+            "dashboard": stack.dashboard_host_url,
+            "kibana": kibana.url,
+            "flink": flink.ui_url,
+            "elasticsearch": elasticsearch.url,
+        },
         "kafkaBootstrap": kafka.bootstrap_host,
         "access": _access(cfg, stack),
         "images": args.images,

@@ -125,23 +125,44 @@ class Stack:
 # with ZooKeeper (tests check the sum); KRaft mode drops ZooKeeper's share.
 PROFILES: dict[str, dict[str, int]] = {
     "laptop": {
-        "zookeeper": 256, "kafka": 640, "elasticsearch": 1536, "kibana": 1024,
-        "jobmanager": 768, "taskmanager": 1024, "alerts-submit": 512,
-        "simulator": 128, "dashboard": 256,
+        "zookeeper": 256,
+        "kafka": 640,
+        "elasticsearch": 1536,
+        "kibana": 1024,
+        "jobmanager": 768,
+        "taskmanager": 1024,
+        "alerts-submit": 512,
+        "simulator": 128,
+        "dashboard": 256,
     },
     "demo": {
-        "zookeeper": 512, "kafka": 1536, "elasticsearch": 3072, "kibana": 1536,
-        "jobmanager": 1280, "taskmanager": 2560, "alerts-submit": 768,
-        "simulator": 256, "dashboard": 512,
+        "zookeeper": 512,
+        "kafka": 1536,
+        "elasticsearch": 3072,
+        "kibana": 1536,
+        "jobmanager": 1280,
+        "taskmanager": 2560,
+        "alerts-submit": 768,
+        "simulator": 256,
+        "dashboard": 512,
     },
 }
 
 # Fixed node ports; infra/kind/cluster.yaml maps each to the same host port as Docker.
-NODE_PORTS = {"kafka": 30094, "elasticsearch": 30920, "kibana": 30561,
-              "jobmanager": 30081, "dashboard": 30800}
+NODE_PORTS = {
+    "kafka": 30094,
+    "elasticsearch": 30920,
+    "kibana": 30561,
+    "jobmanager": 30081,
+    "dashboard": 30800,
+}
 
-TOPICS = {"readings": "readings", "alerts": "alerts", "dead_letter": "readings-dlq",
-          "late": "readings-late"}
+TOPICS = {
+    "readings": "readings",
+    "alerts": "alerts",
+    "dead_letter": "readings-dlq",
+    "late": "readings-late",
+}
 INDICES = {"alerts": "alerts", "aggregates": "readings-1m"}
 
 ELASTIC_PASSWORD = "elastic-password"
@@ -152,7 +173,8 @@ ALERTS_JOB_NAME = "iot-alerts"
 # A stable KRaft cluster id (16 bytes, URL-safe base64) so a re-created broker keeps its data.
 KRAFT_CLUSTER_ID = (
     base64.urlsafe_b64encode(uuid.uuid5(uuid.NAMESPACE_DNS, "iotstack.kafka").bytes)
-    .decode().rstrip("=")
+    .decode()
+    .rstrip("=")
 )
 
 _INTERNAL_KAFKA = "kafka:9092"
@@ -193,11 +215,13 @@ def kafka_env(cfg: StackConfig, mem: int) -> dict[str, str]:
     which Docker publishes (or kind maps through a node port) to the container's 9094.
     Each listener advertises the address that works from its own side.
     """
-    advertised = f"INTERNAL://{_INTERNAL_KAFKA},EXTERNAL://{cfg.kafka_advertised_host}:" \
-                 f"{cfg.kafka_host_port}"
+    advertised = (
+        f"INTERNAL://{_INTERNAL_KAFKA},EXTERNAL://{cfg.kafka_advertised_host}:{cfg.kafka_host_port}"
+    )
     env = {
-        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
-            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        ),
         "KAFKA_INTER_BROKER_LISTENER_NAME": "INTERNAL",
         "KAFKA_ADVERTISED_LISTENERS": advertised,
         "KAFKA_LOG_DIRS": "/var/lib/kafka/data/logs",
@@ -221,8 +245,7 @@ def kafka_env(cfg: StackConfig, mem: int) -> dict[str, str]:
             "KAFKA_PROCESS_ROLES": "broker,controller",
             "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
             "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
-            "KAFKA_LISTENERS":
-                "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094,CONTROLLER://0.0.0.0:9093",
+            "KAFKA_LISTENERS": "INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094,CONTROLLER://0.0.0.0:9093",
         }
     return env
 
@@ -234,13 +257,17 @@ def kafka(cfg: StackConfig, mem: int) -> Service:
         name="kafka",
         image=versions.IMAGES[image_key],
         env=kafka_env(cfg, mem),
-        ports=(Port("internal", 9092),
-               Port("external", 9094, cfg.kafka_host_port, NODE_PORTS["kafka"])),
+        ports=(
+            Port("internal", 9092),
+            Port("external", 9094, cfg.kafka_host_port, NODE_PORTS["kafka"]),
+        ),
         # The tool is a JVM too: give it a small heap, not the broker's KAFKA_HEAP_OPTS.
         health=HealthCheck(
             "KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-broker-api-versions.sh "
             "--bootstrap-server 127.0.0.1:9092 >/dev/null",
-            interval_s=15, timeout_s=14, start_period_s=30,
+            interval_s=15,
+            timeout_s=14,
+            start_period_s=30,
         ),
         volumes=(Volume("kafka-data", "/var/lib/kafka/data", 10),),
         memory_mib=mem,
@@ -301,8 +328,10 @@ def kibana(cfg: StackConfig, mem: int) -> Service:
         health=HealthCheck(
             # 7.x reports "state":"green", 8.x "level":"available"; either means ready.
             "curl -fsS http://127.0.0.1:5601/api/status "
-            "| grep -Eq '\"level\":\"available\"|\"overall\":\\{[^}]*\"state\":\"green\"'",
-            interval_s=15, retries=20, start_period_s=90,
+            '| grep -Eq \'"level":"available"|"overall":\\{[^}]*"state":"green"\'',
+            interval_s=15,
+            retries=20,
+            start_period_s=90,
         ),
         memory_mib=mem,
         depends_on=("elasticsearch",),
@@ -312,20 +341,22 @@ def kibana(cfg: StackConfig, mem: int) -> Service:
 
 def flink_properties(jm_mib: int, tm_mib: int) -> str:
     """The FLINK_PROPERTIES block the official image appends to its configuration."""
-    return "\n".join((
-        "jobmanager.rpc.address: jobmanager",
-        "jobmanager.bind-host: 0.0.0.0",
-        "taskmanager.bind-host: 0.0.0.0",
-        "rest.address: jobmanager",
-        "rest.bind-address: 0.0.0.0",
-        "blob.server.port: 6124",
-        "taskmanager.rpc.port: 6122",
-        "taskmanager.numberOfTaskSlots: 2",
-        "parallelism.default: 1",
-        # Flink's process size must stay under the container limit (JVM overhead included).
-        f"jobmanager.memory.process.size: {_mib(0.9, jm_mib)}m",
-        f"taskmanager.memory.process.size: {_mib(0.9, tm_mib)}m",
-    ))
+    return "\n".join(
+        (
+            "jobmanager.rpc.address: jobmanager",
+            "jobmanager.bind-host: 0.0.0.0",
+            "taskmanager.bind-host: 0.0.0.0",
+            "rest.address: jobmanager",
+            "rest.bind-address: 0.0.0.0",
+            "blob.server.port: 6124",
+            "taskmanager.rpc.port: 6122",
+            "taskmanager.numberOfTaskSlots: 2",
+            "parallelism.default: 1",
+            # Flink's process size must stay under the container limit (JVM overhead included).
+            f"jobmanager.memory.process.size: {_mib(0.9, jm_mib)}m",
+            f"taskmanager.memory.process.size: {_mib(0.9, tm_mib)}m",
+        )
+    )
 
 
 def _alerts_build() -> Build:
@@ -345,8 +376,11 @@ def jobmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
         build=_alerts_build(),
         command=("jobmanager",),
         env={"FLINK_PROPERTIES": flink_properties(jm, tm)},
-        ports=(Port("rest", 8081, cfg.flink_ui_port, NODE_PORTS["jobmanager"]),
-               Port("rpc", 6123), Port("blob", 6124)),
+        ports=(
+            Port("rest", 8081, cfg.flink_ui_port, NODE_PORTS["jobmanager"]),
+            Port("rpc", 6123),
+            Port("blob", 6124),
+        ),
         health=HealthCheck(_PY_HTTP_OK.format("http://127.0.0.1:8081/overview")),
         memory_mib=jm,
         user="9999:9999",  # the official image's flink user
@@ -373,7 +407,7 @@ def taskmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
 SUBMIT_SCRIPT = (
     "set -eu; "
     "for id in $(flink list -r -m jobmanager:8081 | awk '/RUNNING/ {print $4}'); do "
-    "flink cancel -m jobmanager:8081 \"$id\"; done; "
+    'flink cancel -m jobmanager:8081 "$id"; done; '
     f"exec flink run -d -m jobmanager:8081 -pym {ALERTS_JOB_MODULE}"
 )
 
@@ -509,8 +543,11 @@ def dashboard(cfg: StackConfig, mem: int) -> Service:
 
 def app_env(cfg: StackConfig) -> dict[str, Mapping[str, EnvValue]]:
     """The environment the stack gives each app, keyed by app name (the contract test)."""
-    return {"simulator": simulator_env(cfg), "dashboard": dashboard_env(cfg),
-            "alerts": alerts_env(cfg)}
+    return {
+        "simulator": simulator_env(cfg),
+        "dashboard": dashboard_env(cfg),
+        "alerts": alerts_env(cfg),
+    }
 
 
 def describe(cfg: StackConfig) -> Stack:

@@ -18,6 +18,7 @@ def apps_dir(tmp_path: Path) -> Path:
     for app in ("alerts", "simulator", "dashboard"):
         (tmp_path / app).mkdir()
         (tmp_path / app / "Dockerfile").write_text(
-            "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY . /app\n")
+            "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY . /app\n"
+        )
         (tmp_path / app / "main.py").write_text(f"print('{app}')\n")
     return tmp_path

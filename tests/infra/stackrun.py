@@ -69,7 +69,8 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = "sha256:" + args.name
         self.inventory.resources.append(
-            Recorded(args.typ, args.name, dict(args.inputs), custom=args.custom is not False))
+            Recorded(args.typ, args.name, dict(args.inputs), custom=args.custom is not False)
+        )
         return args.name + "-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
@@ -86,8 +87,9 @@ def run(cfg: StackConfig, apps_dir: Path, stack: str = "dev") -> Inventory:
     options: dict[int, Recorded] = {}
 
     def capture(args: pulumi.ResourceTransformationArgs) -> None:
-        options[id(args.resource)] = Recorded(args.type_, args.name, dict(args.props),
-                                              opts=args.opts, resource=args.resource)
+        options[id(args.resource)] = Recorded(
+            args.type_, args.name, dict(args.props), opts=args.opts, resource=args.resource
+        )
         return None
 
     pulumi.runtime.set_mocks(_Mocks(inventory), project="iotstack", stack=stack, preview=False)
@@ -105,8 +107,11 @@ def run(cfg: StackConfig, apps_dir: Path, stack: str = "dev") -> Inventory:
         keys = list(outputs)
 
         async def secret_keys() -> list[str]:
-            return [k for k, v in outputs.items()
-                    if isinstance(v, pulumi.Output) and await v.is_secret()]
+            return [
+                k
+                for k, v in outputs.items()
+                if isinstance(v, pulumi.Output) and await v.is_secret()
+            ]
 
         def store(args: list[Any]) -> None:
             *values, secret = args

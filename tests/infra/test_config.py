@@ -17,37 +17,64 @@ def test_defaults_parse_from_an_empty_mapping() -> None:
 
 
 def test_values_are_parsed_to_their_types() -> None:
-    cfg = StackConfig.from_mapping({
-        "target": "kind", "kafkaMode": "kraft", "profile": "demo", "kafkaHostPort": "19094",
-        "elasticsearchSecurity": "true", "retainData": "True", "topicPartitions": "6",
-    })
+    cfg = StackConfig.from_mapping(
+        {
+            "target": "kind",
+            "kafkaMode": "kraft",
+            "profile": "demo",
+            "kafkaHostPort": "19094",
+            "elasticsearchSecurity": "true",
+            "retainData": "True",
+            "topicPartitions": "6",
+        }
+    )
     assert cfg.target == "kind" and cfg.kafka_mode == "kraft" and cfg.profile == "demo"
     assert cfg.kafka_host_port == 19094 and cfg.topic_partitions == 6
     assert cfg.elasticsearch_security is True and cfg.retain_data is True
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ({"target": "k8s"}, "iotstack:target='k8s' is invalid; allowed: docker | kind"),
-    ({"kafkaMode": "zk"}, "iotstack:kafkaMode='zk' is invalid; allowed: zookeeper | kraft"),
-    ({"profile": "huge"}, "iotstack:profile='huge' is invalid; allowed: laptop | demo"),
-    ({"bindAddress": "localhost"},
-     "iotstack:bindAddress='localhost' is invalid; allowed: an IPv4 address such as 127.0.0.1"),
-    ({"kafkaHostPort": "80"},
-     "iotstack:kafkaHostPort='80' is invalid; allowed: an integer from 1024 to 65535"),
-    ({"kibanaPort": "abc"},
-     "iotstack:kibanaPort='abc' is invalid; allowed: an integer from 1024 to 65535"),
-    ({"topicPartitions": "0"},
-     "iotstack:topicPartitions='0' is invalid; allowed: an integer from 1 to 64"),
-    ({"retentionHours": "-5"},
-     "iotstack:retentionHours='-5' is invalid; allowed: an integer from 1 to 8760"),
-    ({"elasticsearchSecurity": "yes"},
-     "iotstack:elasticsearchSecurity='yes' is invalid; allowed: true | false"),
-    ({"retainData": "1"}, "iotstack:retainData='1' is invalid; allowed: true | false"),
-    ({"namespace": "Iot_Stack"},
-     "iotstack:namespace='Iot_Stack' is invalid; allowed: a DNS label (a-z, 0-9, '-')"),
-    ({"kafkaAdvertisedHost": "bad host"},
-     "iotstack:kafkaAdvertisedHost='bad host' is invalid; allowed: a host name or IP"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ({"target": "k8s"}, "iotstack:target='k8s' is invalid; allowed: docker | kind"),
+        ({"kafkaMode": "zk"}, "iotstack:kafkaMode='zk' is invalid; allowed: zookeeper | kraft"),
+        ({"profile": "huge"}, "iotstack:profile='huge' is invalid; allowed: laptop | demo"),
+        (
+            {"bindAddress": "localhost"},
+            "iotstack:bindAddress='localhost' is invalid; "
+            "allowed: an IPv4 address such as 127.0.0.1",
+        ),
+        (
+            {"kafkaHostPort": "80"},
+            "iotstack:kafkaHostPort='80' is invalid; allowed: an integer from 1024 to 65535",
+        ),
+        (
+            {"kibanaPort": "abc"},
+            "iotstack:kibanaPort='abc' is invalid; allowed: an integer from 1024 to 65535",
+        ),
+        (
+            {"topicPartitions": "0"},
+            "iotstack:topicPartitions='0' is invalid; allowed: an integer from 1 to 64",
+        ),
+        (
+            {"retentionHours": "-5"},
+            "iotstack:retentionHours='-5' is invalid; allowed: an integer from 1 to 8760",
+        ),
+        (
+            {"elasticsearchSecurity": "yes"},
+            "iotstack:elasticsearchSecurity='yes' is invalid; allowed: true | false",
+        ),
+        ({"retainData": "1"}, "iotstack:retainData='1' is invalid; allowed: true | false"),
+        (
+            {"namespace": "Iot_Stack"},
+            "iotstack:namespace='Iot_Stack' is invalid; allowed: a DNS label (a-z, 0-9, '-')",
+        ),
+        (
+            {"kafkaAdvertisedHost": "bad host"},
+            "iotstack:kafkaAdvertisedHost='bad host' is invalid; allowed: a host name or IP",
+        ),
+    ],
+)
 def test_each_bad_value_names_key_value_and_allowed(raw: dict[str, str], expected: str) -> None:
     with pytest.raises(ConfigError) as err:
         StackConfig.from_mapping(raw)
@@ -58,14 +85,20 @@ def test_each_bad_value_names_key_value_and_allowed(raw: dict[str, str], expecte
 
 
 def test_unknown_key_is_rejected_with_the_known_keys() -> None:
-    with pytest.raises(ConfigError, match=r"unknown config key iotstack:kafkamode; known keys: "
-                                          r"target, kafkaMode"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown config key iotstack:kafkamode; known keys: "
+        r"target, kafkaMode",
+    ):
         StackConfig.from_mapping({"kafkamode": "kraft"})
 
 
 def test_two_services_cannot_share_a_host_port() -> None:
-    with pytest.raises(ConfigError, match=r"iotstack:kibanaPort=9200 is already used by "
-                                          r"iotstack:elasticsearchPort"):
+    with pytest.raises(
+        ConfigError,
+        match=r"iotstack:kibanaPort=9200 is already used by "
+        r"iotstack:elasticsearchPort",
+    ):
         StackConfig.from_mapping({"kibanaPort": "9200"})
 
 
@@ -82,8 +115,10 @@ def test_pulumi_yaml_declares_every_key_with_type_default_and_description() -> N
         assert entry["default"] == key.default, key.name
         assert entry["description"] == key.description, key.name
     # The declared defaults, as the CLI would pass them, parse to the dataclass defaults.
-    as_strings = {k: str(v).lower() if isinstance(v, bool) else str(v["default"])
-                  for k, v in ((k, declared[k]) for k in declared)}
+    as_strings = {
+        k: str(v).lower() if isinstance(v, bool) else str(v["default"])
+        for k, v in ((k, declared[k]) for k in declared)
+    }
     assert StackConfig.from_mapping(as_strings) == StackConfig()
 
 

@@ -39,8 +39,7 @@ def load_settings_module(app: str, package: str) -> ModuleType:
 
 @pytest.mark.parametrize(("app", "package"), APPS_AND_PACKAGES)
 @pytest.mark.parametrize("security", [False, True])
-def test_stack_env_names_exactly_the_app_settings(app: str, package: str,
-                                                  security: bool) -> None:
+def test_stack_env_names_exactly_the_app_settings(app: str, package: str, security: bool) -> None:
     module = load_settings_module(app, package)
     declared = [s.env for s in module.SETTINGS]
     assert len(declared) == len(set(declared)), f"{app} declares a setting twice"
@@ -83,4 +82,3 @@ def test_every_app_service_uses_the_env_of_its_app() -> None:
     assert dict(stack.services["simulator"].env) == dict(envs["simulator"])
     assert dict(stack.services["dashboard"].env) == dict(envs["dashboard"])
     assert dict(stack.services["alerts-submit"].env) == dict(envs["alerts"])
-

@@ -47,7 +47,10 @@ def test_caches_and_dockerignored_paths_do_not_change_the_tag(tmp_path: Path) ->
     (ctx / "run.log").write_text("noise")
     assert content_tag(ctx, {}) == before
     assert [p.as_posix() for p in context_files(ctx)] == [
-        ".dockerignore", "Dockerfile", "src/main.py"]
+        ".dockerignore",
+        "Dockerfile",
+        "src/main.py",
+    ]
 
 
 def test_image_ref_is_repo_and_twelve_hex_never_latest(tmp_path: Path) -> None:
@@ -57,15 +60,20 @@ def test_image_ref_is_repo_and_twelve_hex_never_latest(tmp_path: Path) -> None:
     assert repo == "iotstack/app" and len(tag) == 12 and int(tag, 16) >= 0
 
 
-@pytest.mark.parametrize("app", sorted({s.build.app for s in describe(StackConfig()).services
-                                        .values() if s.build is not None}))
+@pytest.mark.parametrize(
+    "app",
+    sorted({s.build.app for s in describe(StackConfig()).services.values() if s.build is not None}),
+)
 def test_every_built_app_has_a_dockerfile_taking_base_image(app: str) -> None:
     dockerfile = APPS / app / "Dockerfile"
     assert dockerfile.is_file(), f"{dockerfile} is missing; the stack builds the {app} image"
     text = dockerfile.read_text()
     assert "ARG BASE_IMAGE" in text and "FROM ${BASE_IMAGE}" in text, dockerfile
     # Its default base is the pinned one the stack passes.
-    base = next(s.build.base_image for s in describe(StackConfig()).services.values()
-                if s.build is not None and s.build.app == app)
+    base = next(
+        s.build.base_image
+        for s in describe(StackConfig()).services.values()
+        if s.build is not None and s.build.app == app
+    )
     assert f"ARG BASE_IMAGE={base}" in text, f"{dockerfile}: default BASE_IMAGE is not {base}"
     assert base in set(versions.IMAGES.values())

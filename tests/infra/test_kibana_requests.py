@@ -27,16 +27,19 @@ def test_apply_creates_view_search_note_then_dashboard_with_xsrf() -> None:
 
 def test_data_view_targets_the_alerts_index_timed_by_started_at() -> None:
     body = kibana.apply_requests(SPEC)[0].body
-    assert body == {"attributes": {"title": "alerts", "timeFieldName": "started_at"},
-                    "references": []}
+    assert body == {
+        "attributes": {"title": "alerts", "timeFieldName": "started_at"},
+        "references": [],
+    }
 
 
 def test_saved_search_references_the_data_view_and_filters_open_alerts() -> None:
     body = kibana.apply_requests(SPEC)[1].body
     source = json.loads(body["attributes"]["kibanaSavedObjectMeta"]["searchSourceJSON"])
     assert source["query"] == {"query": "status:open", "language": "kuery"}
-    assert body["references"] == [{"name": source["indexRefName"], "type": "index-pattern",
-                                   "id": "iotstack-alerts"}]
+    assert body["references"] == [
+        {"name": source["indexRefName"], "type": "index-pattern", "id": "iotstack-alerts"}
+    ]
     assert body["attributes"]["sort"] == [["started_at", "desc"]]
     assert "rule" in body["attributes"]["columns"]
 
@@ -53,10 +56,13 @@ def test_dashboard_panels_are_valid_json_and_reference_note_and_search() -> None
     body = kibana.apply_requests(SPEC)[3].body
     panels = json.loads(body["attributes"]["panelsJSON"])
     assert [(p["type"], p["panelRefName"]) for p in panels] == [
-        ("visualization", "panel_0"), ("search", "panel_1")]
+        ("visualization", "panel_0"),
+        ("search", "panel_1"),
+    ]
     assert body["references"] == [
         {"name": "panel_0", "type": "visualization", "id": "iotstack-about"},
-        {"name": "panel_1", "type": "search", "id": "iotstack-open-alerts"}]
+        {"name": "panel_1", "type": "search", "id": "iotstack-open-alerts"},
+    ]
     assert body["attributes"]["title"] == "IoT stack overview"
     # Panels do not overlap on the grid.
     first, second = (p["gridData"] for p in panels)
@@ -83,4 +89,5 @@ def test_diff_updates_content_in_place_and_replaces_on_new_ids() -> None:
 
 def test_basic_auth_is_added_only_when_security_is_on() -> None:
     from iotstack.ops.http import basic_auth
+
     assert basic_auth("elastic", "pw") == {"Authorization": "Basic ZWxhc3RpYzpwdw=="}

@@ -24,13 +24,23 @@ def test_template_lifecycle_and_the_alert_document_from_the_contract(elasticsear
     assert stored["template"]["mappings"]["properties"]["started_at"]["format"] == "epoch_millis"
     try:
         # The contract's alert document indexes under the strict mapping...
-        alert = {"alert_id": "sensor-0007:high_temperature:1732250000123",
-                 "sensor_id": "sensor-0007", "site": "plant-a", "rule": "high_temperature",
-                 "severity": "critical", "status": "open", "value": 81.2, "threshold": 80.0,
-                 "started_at": 1732250000123, "resolved_at": None,
-                 "updated_at": 1732250000123, "message": "temperature 81.2 °C above 80.0 °C"}
-        status, _ = send(url, Request("PUT", f"/{index}/_doc/{alert['alert_id']}?refresh=true",
-                                      alert))
+        alert = {
+            "alert_id": "sensor-0007:high_temperature:1732250000123",
+            "sensor_id": "sensor-0007",
+            "site": "plant-a",
+            "rule": "high_temperature",
+            "severity": "critical",
+            "status": "open",
+            "value": 81.2,
+            "threshold": 80.0,
+            "started_at": 1732250000123,
+            "resolved_at": None,
+            "updated_at": 1732250000123,
+            "message": "temperature 81.2 °C above 80.0 °C",
+        }
+        status, _ = send(
+            url, Request("PUT", f"/{index}/_doc/{alert['alert_id']}?refresh=true", alert)
+        )
         assert status in (200, 201)
         # ...and a field outside the contract is kept in _source but never mapped.
         send(url, Request("PUT", f"/{index}/_doc/x?refresh=true", {**alert, "surprise": "s"}))
@@ -59,8 +69,16 @@ def test_aggregate_template_accepts_the_contract_document(elasticsearch) -> None
     body["index_patterns"] = [index]
     ops.put_template(url, name, body)
     try:
-        doc = {"sensor_id": "sensor-0007", "site": "plant-a", "window_start": 1732249980000,
-               "window_end": 1732250040000, "count": 60, "min": 20.1, "avg": 21.4, "max": 23.0}
+        doc = {
+            "sensor_id": "sensor-0007",
+            "site": "plant-a",
+            "window_start": 1732249980000,
+            "window_end": 1732250040000,
+            "count": 60,
+            "min": 20.1,
+            "avg": 21.4,
+            "max": 23.0,
+        }
         status, _ = send(url, Request("PUT", f"/{index}/_doc/sensor-0007:1732249980000", doc))
         assert status in (200, 201)
         _, mapping = send(url, Request("GET", f"/{index}/_mapping"))
@@ -80,7 +98,10 @@ def test_a_renamed_template_is_replaced() -> None:
 def test_set_password_request_shape() -> None:
     req = ops.set_password_request("kibana_system", "pw")
     assert (req.method, req.path, req.body) == (
-        "POST", "/_security/user/kibana_system/_password", {"password": "pw"})
+        "POST",
+        "/_security/user/kibana_system/_password",
+        {"password": "pw"},
+    )
 
 
 def test_unreachable_elasticsearch_names_method_and_url() -> None:

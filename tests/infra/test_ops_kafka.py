@@ -12,8 +12,12 @@ pytestmark = pytest.mark.services
 
 
 def _props(name: str, partitions: int, retention_ms: int) -> dict[str, Any]:
-    return {"name": name, "partitions": partitions, "replication_factor": 1,
-            "configs": {"retention.ms": str(retention_ms)}}
+    return {
+        "name": name,
+        "partitions": partitions,
+        "replication_factor": 1,
+        "configs": {"retention.ms": str(retention_ms)},
+    }
 
 
 @pytest.fixture(params=["kafka", "kafka_kraft"])

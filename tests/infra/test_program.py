@@ -21,34 +21,62 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 JOB = "kubernetes:batch/v1:Job"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 
-COMPONENTS = {"iotstack:index:Platform": 1, "iotstack:index:AppImage": 3,
-              "iotstack:index:Kafka": 1, "iotstack:index:Elasticsearch": 1,
-              "iotstack:index:Kibana": 1, "iotstack:index:Flink": 1, "iotstack:index:App": 2}
+COMPONENTS = {
+    "iotstack:index:Platform": 1,
+    "iotstack:index:AppImage": 3,
+    "iotstack:index:Kafka": 1,
+    "iotstack:index:Elasticsearch": 1,
+    "iotstack:index:Kibana": 1,
+    "iotstack:index:Flink": 1,
+    "iotstack:index:App": 2,
+}
 
 # The full inventory per target and mode, written out by hand on purpose.
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("docker", "zookeeper"): {
-        **COMPONENTS, "iotstack:index:ZooKeeper": 1,
-        "docker:index/network:Network": 1, "docker:index/image:Image": 3,
-        "docker:index/remoteImage:RemoteImage": 4, "docker:index/volume:Volume": 4,
-        CONTAINER: 9, DYNAMIC: 7},
+        **COMPONENTS,
+        "iotstack:index:ZooKeeper": 1,
+        "docker:index/network:Network": 1,
+        "docker:index/image:Image": 3,
+        "docker:index/remoteImage:RemoteImage": 4,
+        "docker:index/volume:Volume": 4,
+        CONTAINER: 9,
+        DYNAMIC: 7,
+    },
     ("docker", "kraft"): {
         **COMPONENTS,
-        "docker:index/network:Network": 1, "docker:index/image:Image": 3,
-        "docker:index/remoteImage:RemoteImage": 3, "docker:index/volume:Volume": 2,
-        CONTAINER: 8, DYNAMIC: 7},
+        "docker:index/network:Network": 1,
+        "docker:index/image:Image": 3,
+        "docker:index/remoteImage:RemoteImage": 3,
+        "docker:index/volume:Volume": 2,
+        CONTAINER: 8,
+        DYNAMIC: 7,
+    },
     ("kind", "zookeeper"): {
-        **COMPONENTS, "iotstack:index:ZooKeeper": 1,
-        "pulumi:providers:kubernetes": 1, "kubernetes:core/v1:Namespace": 1,
-        "docker:index/image:Image": 3, "command:local:Command": 3,
-        "kubernetes:core/v1:PersistentVolumeClaim": 4, DEPLOYMENT: 8, JOB: 1,
-        "kubernetes:core/v1:Service": 12, DYNAMIC: 7},
+        **COMPONENTS,
+        "iotstack:index:ZooKeeper": 1,
+        "pulumi:providers:kubernetes": 1,
+        "kubernetes:core/v1:Namespace": 1,
+        "docker:index/image:Image": 3,
+        "command:local:Command": 3,
+        "kubernetes:core/v1:PersistentVolumeClaim": 4,
+        DEPLOYMENT: 8,
+        JOB: 1,
+        "kubernetes:core/v1:Service": 12,
+        DYNAMIC: 7,
+    },
     ("kind", "kraft"): {
         **COMPONENTS,
-        "pulumi:providers:kubernetes": 1, "kubernetes:core/v1:Namespace": 1,
-        "docker:index/image:Image": 3, "command:local:Command": 3,
-        "kubernetes:core/v1:PersistentVolumeClaim": 2, DEPLOYMENT: 7, JOB: 1,
-        "kubernetes:core/v1:Service": 11, DYNAMIC: 7},
+        "pulumi:providers:kubernetes": 1,
+        "kubernetes:core/v1:Namespace": 1,
+        "docker:index/image:Image": 3,
+        "command:local:Command": 3,
+        "kubernetes:core/v1:PersistentVolumeClaim": 2,
+        DEPLOYMENT: 7,
+        JOB: 1,
+        "kubernetes:core/v1:Service": 11,
+        DYNAMIC: 7,
+    },
 }
 
 
@@ -68,7 +96,8 @@ def test_full_resource_inventory(combo: tuple[str, str, Inventory]) -> None:
 
 
 def test_every_child_is_parented_to_an_iotstack_component(
-        combo: tuple[str, str, Inventory]) -> None:
+    combo: tuple[str, str, Inventory],
+) -> None:
     _, _, inv = combo
     for rec in inv.resources:
         assert rec.opts is not None, rec.name
@@ -91,12 +120,22 @@ def test_outputs_have_the_same_shape_on_both_targets(apps_dir: Path) -> None:
     docker = run(StackConfig(target="docker"), apps_dir).outputs
     kind = run(StackConfig(target="kind"), apps_dir).outputs
     assert set(docker) == set(kind)
-    assert set(docker["urls"]) == set(kind["urls"]) == {
-        "dashboard", "kibana", "flink", "elasticsearch"}
+    assert (
+        set(docker["urls"])
+        == set(kind["urls"])
+        == {"dashboard", "kibana", "flink", "elasticsearch"}
+    )
     assert set(docker["access"]) == set(kind["access"])
-    assert docker["urls"] == kind["urls"] == {
-        "dashboard": "http://127.0.0.1:8000", "kibana": "http://127.0.0.1:5601",
-        "flink": "http://127.0.0.1:8081", "elasticsearch": "http://127.0.0.1:9200"}
+    assert (
+        docker["urls"]
+        == kind["urls"]
+        == {
+            "dashboard": "http://127.0.0.1:8000",
+            "kibana": "http://127.0.0.1:5601",
+            "flink": "http://127.0.0.1:8081",
+            "elasticsearch": "http://127.0.0.1:9200",
+        }
+    )
     assert docker["kafkaBootstrap"] == kind["kafkaBootstrap"] == "127.0.0.1:9094"
     assert "node port 30800" in kind["access"]["dashboard"]
     assert set(docker["images"]) == {"alerts", "simulator", "dashboard"}
@@ -104,15 +143,22 @@ def test_outputs_have_the_same_shape_on_both_targets(apps_dir: Path) -> None:
 
 # --- Docker target -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["zookeeper", "kraft"])
 def test_docker_ports_are_bound_to_loopback_by_default(apps_dir: Path, mode: str) -> None:
     inv = run(StackConfig(kafka_mode=mode), apps_dir)
-    published = {(c.name, p["internal"], p["external"], p.get("ip"))
-                 for c in inv.of_type(CONTAINER) for p in c.inputs.get("ports", [])}
+    published = {
+        (c.name, p["internal"], p["external"], p.get("ip"))
+        for c in inv.of_type(CONTAINER)
+        for p in c.inputs.get("ports", [])
+    }
     assert published == {
-        ("kafka", 9094, 9094, "127.0.0.1"), ("elasticsearch", 9200, 9200, "127.0.0.1"),
-        ("kibana", 5601, 5601, "127.0.0.1"), ("jobmanager", 8081, 8081, "127.0.0.1"),
-        ("dashboard", 8000, 8000, "127.0.0.1")}
+        ("kafka", 9094, 9094, "127.0.0.1"),
+        ("elasticsearch", 9200, 9200, "127.0.0.1"),
+        ("kibana", 5601, 5601, "127.0.0.1"),
+        ("jobmanager", 8081, 8081, "127.0.0.1"),
+        ("dashboard", 8000, 8000, "127.0.0.1"),
+    }
 
 
 def test_docker_bind_address_is_configurable(apps_dir: Path) -> None:
@@ -141,8 +187,9 @@ def test_docker_long_running_containers_have_health_checks_and_wait(apps_dir: Pa
 def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
     inv = run(StackConfig(), apps_dir)
     pulled = {r.inputs["name"] for r in inv.of_type("docker:index/remoteImage:RemoteImage")}
-    assert pulled == {versions.IMAGES[k] for k in (
-        "zookeeper", "kafka-zookeeper-mode", "elasticsearch", "kibana")}
+    assert pulled == {
+        versions.IMAGES[k] for k in ("zookeeper", "kafka-zookeeper-mode", "elasticsearch", "kibana")
+    }
     built = {r.inputs["imageName"] for r in inv.of_type("docker:index/image:Image")}
     assert len(built) == 3
     for ref in built:
@@ -152,7 +199,9 @@ def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
     for image in inv.of_type("docker:index/image:Image"):
         assert image.inputs["skipPush"] is True
         assert image.inputs["build"]["args"]["BASE_IMAGE"] in {
-            versions.IMAGES["flink"], versions.PYTHON_BASE_IMAGE}
+            versions.IMAGES["flink"],
+            versions.PYTHON_BASE_IMAGE,
+        }
     for c in inv.of_type(CONTAINER):
         assert not str(c.inputs["image"]).endswith(":latest")
 
@@ -197,14 +246,22 @@ def test_apps_depend_on_the_services_they_use(apps_dir: Path, target: str) -> No
 
 @pytest.mark.parametrize("target", ["docker", "kind"])
 @pytest.mark.parametrize("retain", [False, True])
-def test_data_volumes_are_retained_only_when_asked(apps_dir: Path, target: str,
-                                                   retain: bool) -> None:
+def test_data_volumes_are_retained_only_when_asked(
+    apps_dir: Path, target: str, retain: bool
+) -> None:
     inv = run(StackConfig(target=target, retain_data=retain), apps_dir)
-    kind = "docker:index/volume:Volume" if target == "docker" else \
-        "kubernetes:core/v1:PersistentVolumeClaim"
+    kind = (
+        "docker:index/volume:Volume"
+        if target == "docker"
+        else "kubernetes:core/v1:PersistentVolumeClaim"
+    )
     volumes = inv.of_type(kind)
-    assert {v.name for v in volumes} == {"zookeeper-data", "zookeeper-datalog", "kafka-data",
-                                         "elasticsearch-data"}
+    assert {v.name for v in volumes} == {
+        "zookeeper-data",
+        "zookeeper-datalog",
+        "kafka-data",
+        "elasticsearch-data",
+    }
     for volume in volumes:
         assert volume.opts is not None
         assert bool(volume.opts.protect) is retain, volume.name
@@ -215,8 +272,10 @@ def test_data_volumes_are_retained_only_when_asked(apps_dir: Path, target: str,
 
 
 def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and \
-        value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
+    return (
+        isinstance(value, dict)
+        and value.get("4dabf18193072939515e22adb298388d") == "1b47061264138c4ac30d75fd1eb44270"
+    )
 
 
 @pytest.mark.parametrize("target", ["docker", "kind"])
@@ -232,12 +291,17 @@ def test_security_generates_passwords_kept_as_secrets(apps_dir: Path, target: st
         assert not _is_secret(inv.named(CONTAINER, "simulator").inputs["envs"])
     else:
         secrets = {s.name: s for s in inv.of_type("kubernetes:core/v1:Secret")}
-        assert set(secrets) == {"elasticsearch-env", "kibana-env", "dashboard-env",
-                                "alerts-submit-env"}
+        assert set(secrets) == {
+            "elasticsearch-env",
+            "kibana-env",
+            "dashboard-env",
+            "alerts-submit-env",
+        }
         for secret in secrets.values():
             assert _is_secret(secret.inputs["stringData"]), secret.name
-        env = inv.named(DEPLOYMENT, "dashboard").inputs["spec"]["template"]["spec"][
-            "containers"][0]["env"]
+        env = inv.named(DEPLOYMENT, "dashboard").inputs["spec"]["template"]["spec"]["containers"][
+            0
+        ]["env"]
         url = next(e for e in env if e["name"] == "ELASTICSEARCH_URL")
         assert "value" not in url and url["valueFrom"]["secretKeyRef"]["name"] == "dashboard-env"
     for dyn in inv.of_type(DYNAMIC):
@@ -246,8 +310,7 @@ def test_security_generates_passwords_kept_as_secrets(apps_dir: Path, target: st
 
 
 @pytest.mark.parametrize("security", [False, True])
-def test_password_output_is_secret_and_only_with_security(apps_dir: Path,
-                                                          security: bool) -> None:
+def test_password_output_is_secret_and_only_with_security(apps_dir: Path, security: bool) -> None:
     inv = run(StackConfig(elasticsearch_security=security), apps_dir)
     if security:
         assert inv.outputs["elasticPassword"] == "mock-password-elastic-password"
@@ -259,9 +322,11 @@ def test_password_output_is_secret_and_only_with_security(apps_dir: Path,
 
 # --- kind target ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["zookeeper", "kraft"])
-def test_kind_workloads_are_pinned_ifnotpresent_limited_and_probed(apps_dir: Path,
-                                                                    mode: str) -> None:
+def test_kind_workloads_are_pinned_ifnotpresent_limited_and_probed(
+    apps_dir: Path, mode: str
+) -> None:
     inv = run(StackConfig(target="kind", kafka_mode=mode), apps_dir)
     for rec in inv.of_type(DEPLOYMENT) + inv.of_type(JOB):
         spec = rec.inputs["spec"]["template"]["spec"]
@@ -279,14 +344,19 @@ def test_kind_workloads_are_pinned_ifnotpresent_limited_and_probed(apps_dir: Pat
 
 def test_kind_node_ports_and_loads_images(apps_dir: Path) -> None:
     inv = run(StackConfig(target="kind"), apps_dir)
-    node_ports = {p["nodePort"] for s in inv.of_type("kubernetes:core/v1:Service")
-                  if s.inputs["spec"].get("type") == "NodePort" for p in s.inputs["spec"]["ports"]}
+    node_ports = {
+        p["nodePort"]
+        for s in inv.of_type("kubernetes:core/v1:Service")
+        if s.inputs["spec"].get("type") == "NodePort"
+        for p in s.inputs["spec"]["ports"]
+    }
     assert node_ports == {30094, 30920, 30561, 30081, 30800}
     loads = [c.inputs["create"] for c in inv.of_type("command:local:Command")]
     assert len(loads) == 3
     for cmd in loads:
         assert cmd.startswith("kind load docker-image iotstack/") and cmd.endswith(
-            " --name iotstack")
+            " --name iotstack"
+        )
     provider = inv.of_type("pulumi:providers:kubernetes")[0]
     assert provider.inputs["context"] == "kind-iotstack"
 
@@ -302,8 +372,9 @@ def test_kind_memory_sums_within_laptop_profile(apps_dir: Path) -> None:
 
 def test_topic_and_template_resources_come_from_config(apps_dir: Path) -> None:
     inv = run(StackConfig(topic_partitions=6, retention_hours=24), apps_dir)
-    topics = {r.inputs["name"]: r.inputs for r in inv.of_type(DYNAMIC)
-              if r.name.startswith("topic-")}
+    topics = {
+        r.inputs["name"]: r.inputs for r in inv.of_type(DYNAMIC) if r.name.startswith("topic-")
+    }
     assert set(topics) == {"readings", "alerts", "readings-dlq", "readings-late"}
     assert topics["readings"]["partitions"] == 6
     assert topics["readings"]["configs"] == {"retention.ms": str(24 * 3_600_000)}
@@ -315,6 +386,7 @@ def test_topic_and_template_resources_come_from_config(apps_dir: Path) -> None:
 
 def test_bad_config_stops_the_program_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from iotstack import program
+
     monkeypatch.setattr(program, "raw_config", lambda: {"kafkaMode": "zk"})
     with pytest.raises(pulumi.RunError) as err:
         program.read_config()
@@ -329,10 +401,16 @@ def test_missing_dockerfile_stops_the_program(tmp_path: Path) -> None:
 def test_read_config_takes_only_this_projects_keys() -> None:
     from iotstack import program
     from pulumi.runtime import config as runtime_config
+
     saved = dict(runtime_config.CONFIG.get())
     try:
-        pulumi.runtime.set_all_config({"iotstack:kafkaMode": "kraft", "iotstack:retainData": "true",
-                                       "docker:host": "unix:///var/run/docker.sock"})
+        pulumi.runtime.set_all_config(
+            {
+                "iotstack:kafkaMode": "kraft",
+                "iotstack:retainData": "true",
+                "docker:host": "unix:///var/run/docker.sock",
+            }
+        )
         assert program.raw_config() == {"kafkaMode": "kraft", "retainData": "true"}
         cfg = program.read_config()
         assert cfg.kafka_mode == "kraft" and cfg.retain_data is True

@@ -125,7 +125,11 @@ def test_dependencies_name_existing_services_and_cover_what_apps_use() -> None:
     assert set(stack.services["simulator"].depends_on) == {"kafka"}
     assert set(stack.services["dashboard"].depends_on) == {"kafka", "elasticsearch"}
     assert set(stack.services["alerts-submit"].depends_on) == {
-        "jobmanager", "taskmanager", "kafka", "elasticsearch"}
+        "jobmanager",
+        "taskmanager",
+        "kafka",
+        "elasticsearch",
+    }
     assert stack.services["kibana"].depends_on == ("elasticsearch",)
 
 
@@ -175,8 +179,9 @@ def test_description_imports_without_pulumi() -> None:
         "from iotstack import catalog, images;"
         "s = describe(StackConfig()); print(len(s.services))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(INFRA)], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(INFRA)], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "9"
 
 

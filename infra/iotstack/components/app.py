@@ -10,8 +10,9 @@ from iotstack.components.base import ComponentArgs, render
 class App(pulumi.ComponentResource):
     """One long-running app container/Deployment."""
 
-    def __init__(self, name: str, args: ComponentArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ComponentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("iotstack:index:App", name, None, opts)
         render(args, args.stack.services[name], self)
         self.register_outputs({})

@@ -29,8 +29,12 @@ class ComponentArgs:
     image_resources: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
 
 
-def render(args: ComponentArgs, service: Service, parent: pulumi.Resource,
-           extra_depends: Sequence[pulumi.Resource] = ()) -> Rendered:
+def render(
+    args: ComponentArgs,
+    service: Service,
+    parent: pulumi.Resource,
+    extra_depends: Sequence[pulumi.Resource] = (),
+) -> Rendered:
     """Render one described service as a child of ``parent`` and record it as ready."""
     if service.build is not None:
         image: pulumi.Input[str] = args.images[service.build.app]
@@ -39,8 +43,9 @@ def render(args: ComponentArgs, service: Service, parent: pulumi.Resource,
         image = args.target.pinned_image(service, parent)
         image_deps = []
     depends = [args.ready[name] for name in service.depends_on]
-    rendered = args.target.run(service, image, args.secrets, parent,
-                               [*depends, *image_deps, *extra_depends])
+    rendered = args.target.run(
+        service, image, args.secrets, parent, [*depends, *image_deps, *extra_depends]
+    )
     args.ready[service.name] = rendered.ready
     return rendered
 

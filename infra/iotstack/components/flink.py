@@ -12,8 +12,9 @@ class Flink(pulumi.ComponentResource):
 
     ui_url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ComponentArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ComponentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("iotstack:index:Flink", name, None, opts)
         render(args, args.stack.services["jobmanager"], self)
         render(args, args.stack.services["taskmanager"], self)

@@ -18,20 +18,29 @@ class AppImage(pulumi.ComponentResource):
     image_ref: pulumi.Output[str]
     resources: list[pulumi.Resource]
 
-    def __init__(self, name: str, build: Build, target: Target,
-                 opts: pulumi.ResourceOptions | None = None, apps_dir: Path = APPS_DIR) -> None:
+    def __init__(
+        self,
+        name: str,
+        build: Build,
+        target: Target,
+        opts: pulumi.ResourceOptions | None = None,
+        apps_dir: Path = APPS_DIR,
+    ) -> None:
         super().__init__("iotstack:index:AppImage", name, None, opts)
         context = apps_dir / build.app
         if not (context / "Dockerfile").is_file():
             # Fail at preview with the path, not later inside `docker build`.
-            raise pulumi.RunError(f"{context / 'Dockerfile'} is missing: the {build.app} image "
-                                  "is built from it (see docs/contracts.md)")
+            raise pulumi.RunError(
+                f"{context / 'Dockerfile'} is missing: the {build.app} image "
+                "is built from it (see docs/contracts.md)"
+            )
         ref = image_ref(build.app, build.base_image, apps_dir)
         image = docker.Image(
             "image",
             image_name=ref,
             build=docker.DockerBuildArgs(
-                context=str(context), dockerfile=str(context / "Dockerfile"),
+                context=str(context),
+                dockerfile=str(context / "Dockerfile"),
                 args={"BASE_IMAGE": build.base_image},  # the host's own platform
             ),
             skip_push=True,  # no registry: Docker runs it locally, kind gets it loaded

@@ -15,8 +15,9 @@ class Kibana(pulumi.ComponentResource):
 
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ComponentArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ComponentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("iotstack:index:Kibana", name, None, opts)
         extra = [args.ready["kibana-user"]] if "kibana-user" in args.ready else []
         rendered = render(args, args.stack.services["kibana"], self, extra)
@@ -27,7 +28,9 @@ class Kibana(pulumi.ComponentResource):
         if ELASTIC_PASSWORD in args.secrets:
             props["elastic_password"] = args.secrets[ELASTIC_PASSWORD]
         self.objects = KibanaObjects(
-            "kibana-objects", props,
-            pulumi.ResourceOptions(parent=self, depends_on=[rendered.ready]))
+            "kibana-objects",
+            props,
+            pulumi.ResourceOptions(parent=self, depends_on=[rendered.ready]),
+        )
         self.url = pulumi.Output.from_input(args.stack.kibana_host_url)
         self.register_outputs({"url": self.url})

@@ -12,8 +12,9 @@ class ZooKeeper(pulumi.ComponentResource):
 
     address: pulumi.Output[str]
 
-    def __init__(self, name: str, args: ComponentArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: ComponentArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("iotstack:index:ZooKeeper", name, None, opts)
         render(args, args.stack.services["zookeeper"], self)
         self.address = pulumi.Output.from_input("zookeeper:2181")

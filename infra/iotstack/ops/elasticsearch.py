@@ -14,8 +14,9 @@ def put_template_request(name: str, body: Mapping[str, Any]) -> Request:
     return Request("PUT", f"/_index_template/{name}", dict(body))
 
 
-def put_template(url: str, name: str, body: Mapping[str, Any],
-                 auth: dict[str, str] | None = None) -> dict[str, Any]:
+def put_template(
+    url: str, name: str, body: Mapping[str, Any], auth: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Create or overwrite the template; return it as stored."""
     send(url, put_template_request(name, body), auth)
     stored = get_template(url, name, auth)
@@ -24,8 +25,7 @@ def put_template(url: str, name: str, body: Mapping[str, Any],
     return stored
 
 
-def get_template(url: str, name: str,
-                 auth: dict[str, str] | None = None) -> dict[str, Any] | None:
+def get_template(url: str, name: str, auth: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The stored template body, or None when there is none."""
     status, body = send(url, Request("GET", f"/_index_template/{name}"), auth)
     if status == 404 or not body:

@@ -34,8 +34,9 @@ def basic_auth(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def send(base_url: str, req: Request, auth: dict[str, str] | None = None,
-         timeout_s: float = 30.0) -> tuple[int, Any]:
+def send(
+    base_url: str, req: Request, auth: dict[str, str] | None = None, timeout_s: float = 30.0
+) -> tuple[int, Any]:
     """Send ``req``; return (status, parsed JSON or None). 404 is returned, not raised."""
     data = None if req.body is None else json.dumps(req.body).encode()
     headers = {"Accept": "application/json", **req.headers, **(auth or {})}

@@ -43,7 +43,8 @@ def admin(bootstrap: str, timeout_ms: int = 15_000) -> Iterator[Any]:
     """An admin client for ``bootstrap``, closed afterwards; unreachable -> TopicError."""
     try:
         client = KafkaAdminClient(
-            bootstrap_servers=bootstrap, client_id="iotstack-pulumi",
+            bootstrap_servers=bootstrap,
+            client_id="iotstack-pulumi",
             request_timeout_ms=timeout_ms,
         )
     except NoBrokersAvailable:
@@ -57,8 +58,13 @@ def admin(bootstrap: str, timeout_ms: int = 15_000) -> Iterator[Any]:
         client.close()
 
 
-def _converge(bootstrap: str, name: str, partitions: int | None, configs: Mapping[str, str],
-              timeout_s: float = 30.0) -> TopicState | None:
+def _converge(
+    bootstrap: str,
+    name: str,
+    partitions: int | None,
+    configs: Mapping[str, str],
+    timeout_s: float = 30.0,
+) -> TopicState | None:
     """Poll until the broker reports the wanted state (``partitions=None``: topic gone).
 
     Metadata reaches the broker asynchronously (in KRaft it is replayed from the
@@ -69,8 +75,11 @@ def _converge(bootstrap: str, name: str, partitions: int | None, configs: Mappin
         state = read_topic(bootstrap, name, configs.keys())
         if partitions is None and state is None:
             return None
-        if (state is not None and state.partitions == partitions
-                and all(state.configs.get(k) == v for k, v in configs.items())):
+        if (
+            state is not None
+            and state.partitions == partitions
+            and all(state.configs.get(k) == v for k, v in configs.items())
+        ):
             return state
         if time.monotonic() > deadline:
             raise TopicError(
@@ -81,16 +90,25 @@ def _converge(bootstrap: str, name: str, partitions: int | None, configs: Mappin
 
 
 def create_topic(
-    bootstrap: str, name: str, partitions: int, configs: Mapping[str, str],
+    bootstrap: str,
+    name: str,
+    partitions: int,
+    configs: Mapping[str, str],
     replication_factor: int = 1,
 ) -> TopicState:
     """Create the topic and return what the broker reports."""
     with admin(bootstrap) as client:
         try:
-            client.create_topics([NewTopic(
-                name=name, num_partitions=partitions, replication_factor=replication_factor,
-                topic_configs=dict(configs),
-            )])
+            client.create_topics(
+                [
+                    NewTopic(
+                        name=name,
+                        num_partitions=partitions,
+                        replication_factor=replication_factor,
+                        topic_configs=dict(configs),
+                    )
+                ]
+            )
         except KafkaError as err:
             raise TopicError(f"cannot create topic {name!r} on {bootstrap}: {err}") from None
     state = _converge(bootstrap, name, partitions, configs)
@@ -101,8 +119,9 @@ def create_topic(
 def read_topic(bootstrap: str, name: str, config_names: Any = ()) -> TopicState | None:
     """The topic's partition count and the named configs; None when it does not exist."""
     with admin(bootstrap) as client:
-        found = [t for t in client.describe_topics([name])
-                 if t["topic"] == name and t["error_code"] == 0]
+        found = [
+            t for t in client.describe_topics([name]) if t["topic"] == name and t["error_code"] == 0
+        ]
         if not found:
             return None
         configs: dict[str, str] = {}
@@ -118,8 +137,12 @@ def read_topic(bootstrap: str, name: str, config_names: Any = ()) -> TopicState 
 
 def diff_topic(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Change:
     """Name change or fewer partitions -> replace; more partitions or configs -> update."""
-    change = compare(olds, news, ("name", "partitions", "configs", "replication_factor"),
-                     ("name", "replication_factor"))
+    change = compare(
+        olds,
+        news,
+        ("name", "partitions", "configs", "replication_factor"),
+        ("name", "replication_factor"),
+    )
     if "partitions" in change.changed and int(news["partitions"]) < int(olds["partitions"]):
         return Change(change.changed, (*change.replaces, "partitions"))
     return change
@@ -134,8 +157,9 @@ def update_topic(
             if int(news["partitions"]) > int(olds["partitions"]):
                 client.create_partitions({name: NewPartitions(total_count=int(news["partitions"]))})
             if dict(news["configs"]) != dict(olds["configs"]):
-                response = client.alter_configs([ConfigResource(
-                    ConfigResourceType.TOPIC, name, configs=dict(news["configs"]))])
+                response = client.alter_configs(
+                    [ConfigResource(ConfigResourceType.TOPIC, name, configs=dict(news["configs"]))]
+                )
                 for error_code, message, *_ in response.resources:
                     if error_code:
                         raise TopicError(f"cannot change configs of topic {name!r}: {message}")
@@ -149,8 +173,9 @@ def update_topic(
 def delete_topic(bootstrap: str, name: str) -> None:
     """Delete the topic; an already missing topic is fine."""
     with admin(bootstrap) as client:
-        if not any(t["topic"] == name and t["error_code"] == 0
-                   for t in client.describe_topics([name])):
+        if not any(
+            t["topic"] == name and t["error_code"] == 0 for t in client.describe_topics([name])
+        ):
             return
         try:
             client.delete_topics([name])

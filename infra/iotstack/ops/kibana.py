@@ -18,10 +18,18 @@ from iotstack.ops.http import Request, send
 XSRF = {"kbn-xsrf": "true"}  # Kibana rejects writes without it
 
 
-def _saved(kind: str, object_id: str, attributes: Mapping[str, Any],
-           references: list[dict[str, str]] | None = None) -> Request:
-    return Request("POST", f"/api/saved_objects/{kind}/{object_id}?overwrite=true",
-                   {"attributes": dict(attributes), "references": references or []}, dict(XSRF))
+def _saved(
+    kind: str,
+    object_id: str,
+    attributes: Mapping[str, Any],
+    references: list[dict[str, str]] | None = None,
+) -> Request:
+    return Request(
+        "POST",
+        f"/api/saved_objects/{kind}/{object_id}?overwrite=true",
+        {"attributes": dict(attributes), "references": references or []},
+        dict(XSRF),
+    )
 
 
 _EMPTY_SOURCE = json.dumps({"query": {"query": "", "language": "kuery"}, "filter": []})
@@ -29,24 +37,36 @@ _EMPTY_SOURCE = json.dumps({"query": {"query": "", "language": "kuery"}, "filter
 
 def create_data_view_request(view: Mapping[str, Any]) -> Request:
     """The index pattern (a data view in 8.x) over the alerts index, with its time field."""
-    return _saved("index-pattern", view["id"],
-                  {"title": view["title"], "timeFieldName": view["timeFieldName"]})
+    return _saved(
+        "index-pattern",
+        view["id"],
+        {"title": view["title"], "timeFieldName": view["timeFieldName"]},
+    )
 
 
 def note_request(note_id: str, board: Mapping[str, Any]) -> Request:
     """A markdown visualization explaining where the data comes from."""
-    vis_state = {"title": board["note_title"], "type": "markdown", "aggs": [],
-                 "params": {"markdown": board["markdown"], "fontSize": 12,
-                            "openLinksInNewTab": False}}
-    return _saved("visualization", note_id, {
-        "title": board["note_title"], "description": "", "version": 1,
-        "visState": json.dumps(vis_state), "uiStateJSON": "{}",
-        "kibanaSavedObjectMeta": {"searchSourceJSON": _EMPTY_SOURCE},
-    })
+    vis_state = {
+        "title": board["note_title"],
+        "type": "markdown",
+        "aggs": [],
+        "params": {"markdown": board["markdown"], "fontSize": 12, "openLinksInNewTab": False},
+    }
+    return _saved(
+        "visualization",
+        note_id,
+        {
+            "title": board["note_title"],
+            "description": "",
+            "version": 1,
+            "visState": json.dumps(vis_state),
+            "uiStateJSON": "{}",
+            "kibanaSavedObjectMeta": {"searchSourceJSON": _EMPTY_SOURCE},
+        },
+    )
 
 
-def saved_search_request(search_id: str, search: Mapping[str, Any],
-                         data_view_id: str) -> Request:
+def saved_search_request(search_id: str, search: Mapping[str, Any], data_view_id: str) -> Request:
     """A saved search (type ``search``) over the data view."""
     source = {
         "query": {"query": search["query"], "language": "kuery"},
@@ -59,30 +79,51 @@ def saved_search_request(search_id: str, search: Mapping[str, Any],
         "sort": [list(s) for s in search["sort"]],
         "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(source)},
     }
-    references = [{"name": "kibanaSavedObjectMeta.searchSourceJSON.index",
-                   "type": "index-pattern", "id": data_view_id}]
+    references = [
+        {
+            "name": "kibanaSavedObjectMeta.searchSourceJSON.index",
+            "type": "index-pattern",
+            "id": data_view_id,
+        }
+    ]
     return _saved("search", search_id, attributes, references)
 
 
-def dashboard_request(dashboard_id: str, board: Mapping[str, Any], note_id: str,
-                      search_id: str) -> Request:
+def dashboard_request(
+    dashboard_id: str, board: Mapping[str, Any], note_id: str, search_id: str
+) -> Request:
     """A dashboard: the note on top, the open-alerts search below (both by reference)."""
     panels = [
-        {"panelIndex": "1", "gridData": {"x": 0, "y": 0, "w": 48, "h": 6, "i": "1"},
-         "type": "visualization", "panelRefName": "panel_0", "embeddableConfig": {}},
-        {"panelIndex": "2", "gridData": {"x": 0, "y": 6, "w": 48, "h": 20, "i": "2"},
-         "type": "search", "panelRefName": "panel_1", "embeddableConfig": {}},
+        {
+            "panelIndex": "1",
+            "gridData": {"x": 0, "y": 0, "w": 48, "h": 6, "i": "1"},
+            "type": "visualization",
+            "panelRefName": "panel_0",
+            "embeddableConfig": {},
+        },
+        {
+            "panelIndex": "2",
+            "gridData": {"x": 0, "y": 6, "w": 48, "h": 20, "i": "2"},
+            "type": "search",
+            "panelRefName": "panel_1",
+            "embeddableConfig": {},
+        },
     ]
     attributes = {
         "title": board["title"],
         "description": board["description"],
         "panelsJSON": json.dumps(panels),
         "optionsJSON": json.dumps({"useMargins": True, "hidePanelTitles": False}),
-        "timeRestore": True, "timeFrom": "now-24h", "timeTo": "now", "version": 1,
+        "timeRestore": True,
+        "timeFrom": "now-24h",
+        "timeTo": "now",
+        "version": 1,
         "kibanaSavedObjectMeta": {"searchSourceJSON": _EMPTY_SOURCE},
     }
-    references = [{"name": "panel_0", "type": "visualization", "id": note_id},
-                  {"name": "panel_1", "type": "search", "id": search_id}]
+    references = [
+        {"name": "panel_0", "type": "visualization", "id": note_id},
+        {"name": "panel_1", "type": "search", "id": search_id},
+    ]
     return _saved("dashboard", dashboard_id, attributes, references)
 
 
@@ -98,8 +139,9 @@ def apply_requests(spec: Mapping[str, Any]) -> list[Request]:
         create_data_view_request(view),
         saved_search_request(spec["search_id"], spec["search"], view["id"]),
         note_request(spec["note_id"], spec["dashboard"]),
-        dashboard_request(spec["dashboard_id"], spec["dashboard"], spec["note_id"],
-                          spec["search_id"]),
+        dashboard_request(
+            spec["dashboard_id"], spec["dashboard"], spec["note_id"], spec["search_id"]
+        ),
     ]
 
 
@@ -115,9 +157,12 @@ def delete_requests(spec: Mapping[str, Any]) -> list[Request]:
 
 def diff_objects(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Change:
     """Changed ids replace (delete old, create new); changed content overwrites in place."""
-    return compare(olds, news,
-                   ("data_view", "search_id", "search", "note_id", "dashboard_id", "dashboard"),
-                   ("search_id", "note_id", "dashboard_id"))
+    return compare(
+        olds,
+        news,
+        ("data_view", "search_id", "search", "note_id", "dashboard_id", "dashboard"),
+        ("search_id", "note_id", "dashboard_id"),
+    )
 
 
 def apply(url: str, spec: Mapping[str, Any], auth: dict[str, str] | None = None) -> None:

@@ -28,9 +28,14 @@ class Target(Protocol):
 
     name: str
 
-    def run(self, service: Service, image: pulumi.Input[str],
-            secrets: Mapping[str, pulumi.Output[str]], parent: pulumi.Resource,
-            depends_on: Sequence[pulumi.Resource]) -> Rendered:
+    def run(
+        self,
+        service: Service,
+        image: pulumi.Input[str],
+        secrets: Mapping[str, pulumi.Output[str]],
+        parent: pulumi.Resource,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> Rendered:
         """Create the resources that run ``service`` and return them."""
         ...
 
@@ -38,14 +43,14 @@ class Target(Protocol):
         """The reference to run a pinned upstream image (pulled or left to the node)."""
         ...
 
-    def publish_image(self, image_ref: pulumi.Output[str], build: pulumi.Resource,
-                      parent: pulumi.Resource) -> list[pulumi.Resource]:
+    def publish_image(
+        self, image_ref: pulumi.Output[str], build: pulumi.Resource, parent: pulumi.Resource
+    ) -> list[pulumi.Resource]:
         """Make a locally built image usable by the target (kind: load it into the nodes)."""
         ...
 
 
-def env_value(value: str | Secret,
-              secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str]:
+def env_value(value: str | Secret, secrets: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str]:
     """A plain value as an Output, or a secret rendered through its template (stays secret)."""
     if isinstance(value, Secret):
         template = value.template

@@ -21,8 +21,13 @@ class DockerTarget:
 
     name = "docker"
 
-    def __init__(self, network: docker.Network, bind_address: str, retain_data: bool,
-                 prefix: str = "iotstack") -> None:
+    def __init__(
+        self,
+        network: docker.Network,
+        bind_address: str,
+        retain_data: bool,
+        prefix: str = "iotstack",
+    ) -> None:
         self.network = network
         self.bind_address = bind_address
         self.retain_data = retain_data
@@ -32,39 +37,53 @@ class DockerTarget:
         """Pull the pinned image once; keep it locally so a destroy does not re-download."""
         assert service.image is not None
         pulled = docker.RemoteImage(
-            f"{service.name}-image", name=service.image, keep_locally=True,
+            f"{service.name}-image",
+            name=service.image,
+            keep_locally=True,
             opts=pulumi.ResourceOptions(parent=parent),
         )
         return pulled.image_id
 
-    def publish_image(self, image_ref: pulumi.Output[str], build: pulumi.Resource,
-                      parent: pulumi.Resource) -> list[pulumi.Resource]:
+    def publish_image(
+        self, image_ref: pulumi.Output[str], build: pulumi.Resource, parent: pulumi.Resource
+    ) -> list[pulumi.Resource]:
         """A locally built image is already in the daemon the containers use."""
         return []
 
-    def run(self, service: Service, image: pulumi.Input[str],
-            secrets: Mapping[str, pulumi.Output[str]], parent: pulumi.Resource,
-            depends_on: Sequence[pulumi.Resource]) -> Rendered:
+    def run(
+        self,
+        service: Service,
+        image: pulumi.Input[str],
+        secrets: Mapping[str, pulumi.Output[str]],
+        parent: pulumi.Resource,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> Rendered:
         """A container (plus its named volumes) for ``service``."""
         volumes = [
             docker.Volume(
-                vol.name, name=f"{self.prefix}-{vol.name}",
+                vol.name,
+                name=f"{self.prefix}-{vol.name}",
                 opts=pulumi.ResourceOptions(
-                    parent=parent, protect=self.retain_data,
+                    parent=parent,
+                    protect=self.retain_data,
                     retain_on_delete=self.retain_data,
                     delete_before_replace=True,  # fixed names: the old one must go first
                 ),
             )
             for vol in service.volumes
         ]
-        envs = [env_value(value, secrets).apply(_assignment(key))
-                for key, value in service.env.items()]
+        envs = [
+            env_value(value, secrets).apply(_assignment(key)) for key, value in service.env.items()
+        ]
         health = None
         if service.health is not None:
             h = service.health
             health = docker.ContainerHealthcheckArgs(
-                tests=["CMD-SHELL", h.shell], interval=f"{h.interval_s}s",
-                timeout=f"{h.timeout_s}s", retries=h.retries, start_period=f"{h.start_period_s}s",
+                tests=["CMD-SHELL", h.shell],
+                interval=f"{h.interval_s}s",
+                timeout=f"{h.timeout_s}s",
+                retries=h.retries,
+                start_period=f"{h.start_period_s}s",
             )
         long_running = not service.one_shot
         container = docker.Container(
@@ -75,12 +94,15 @@ class DockerTarget:
             envs=envs,
             user=service.user,
             ports=[
-                docker.ContainerPortArgs(internal=p.container, external=p.host,
-                                         ip=self.bind_address)
-                for p in service.ports if p.host is not None
+                docker.ContainerPortArgs(
+                    internal=p.container, external=p.host, ip=self.bind_address
+                )
+                for p in service.ports
+                if p.host is not None
             ],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-                name=self.network.name, aliases=[service.name])],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[service.name])
+            ],
             volumes=[
                 docker.ContainerVolumeArgs(volume_name=v.name, container_path=spec.path)
                 for v, spec in zip(volumes, service.volumes, strict=True)
@@ -98,8 +120,8 @@ class DockerTarget:
             logs=not long_running,
             labels=[docker.ContainerLabelArgs(label="iotstack.service", value=service.name)],
             # A fixed container name cannot exist twice: replace by delete, then create.
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[*depends_on, *volumes],
-                                        delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=parent, depends_on=[*depends_on, *volumes], delete_before_replace=True
+            ),
         )
         return Rendered(ready=container, resources=[*volumes, container])
-
