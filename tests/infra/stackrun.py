@@ -59,13 +59,16 @@ class Inventory:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, exit_code: int) -> None:
         self.inventory = inventory
+        self.exit_code = exit_code
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = "mock-password-" + args.name
+        if args.typ == "docker:index/container:Container" and args.inputs.get("attach"):
+            outputs["exitCode"] = self.exit_code  # what the daemon reports after the run
         if args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = "sha256:" + args.name
         self.inventory.resources.append(
@@ -77,7 +80,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return {}, None
 
 
-def run(cfg: StackConfig, apps_dir: Path, stack: str = "dev") -> Inventory:
+def run(cfg: StackConfig, apps_dir: Path, stack: str = "dev", exit_code: int = 0) -> Inventory:
     """Build the program for ``cfg`` under mocks; return the inventory and resolved outputs.
 
     ``apps_dir`` holds the build contexts (tests pass small ones; the real apps are checked
@@ -92,7 +95,9 @@ def run(cfg: StackConfig, apps_dir: Path, stack: str = "dev") -> Inventory:
         )
         return None
 
-    pulumi.runtime.set_mocks(_Mocks(inventory), project="iotstack", stack=stack, preview=False)
+    pulumi.runtime.set_mocks(
+        _Mocks(inventory, exit_code), project="iotstack", stack=stack, preview=False
+    )
 
     registered: set[int] = set()
     original = pulumi.ComponentResource.register_outputs

@@ -416,3 +416,13 @@ def test_read_config_takes_only_this_projects_keys() -> None:
         assert cfg.kafka_mode == "kraft" and cfg.retain_data is True
     finally:
         pulumi.runtime.set_all_config(saved)
+
+
+def test_a_failing_job_submission_fails_the_docker_update(apps_dir: Path) -> None:
+    with pytest.raises(
+        pulumi.RunError,
+        match=r"alerts-submit exited with code 3; see: "
+        r"docker logs iotstack-alerts-submit",
+    ):
+        run(StackConfig(), apps_dir, exit_code=3)
+    assert run(StackConfig(), apps_dir, exit_code=0).outputs["target"] == "docker"

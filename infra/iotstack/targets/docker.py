@@ -16,6 +16,18 @@ def _assignment(key: str) -> Callable[[str], str]:
     return lambda value: f"{key}={value}"
 
 
+def _require_success(prefix: str, name: str) -> Callable[[int | None], None]:
+    """Fail the update when a one-shot container exits non-zero (None: not run yet)."""
+
+    def check(code: int | None) -> None:
+        if code not in (None, 0):
+            raise pulumi.RunError(
+                f"{name} exited with code {code}; see: docker logs {prefix}-{name}"
+            )
+
+    return check
+
+
 class DockerTarget:
     """Render services as containers on one network, with ports bound to ``bind_address``."""
 
@@ -124,4 +136,7 @@ class DockerTarget:
                 parent=parent, depends_on=[*depends_on, *volumes], delete_before_replace=True
             ),
         )
+        if service.one_shot:
+            # The provider reports a one-shot container's exit code but does not fail on it.
+            container.exit_code.apply(_require_success(self.prefix, service.name))
         return Rendered(ready=container, resources=[*volumes, container])
