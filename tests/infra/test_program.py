@@ -426,3 +426,33 @@ def test_a_failing_job_submission_fails_the_docker_update(apps_dir: Path) -> Non
     ):
         run(StackConfig(), apps_dir, exit_code=3)
     assert run(StackConfig(), apps_dir, exit_code=0).outputs["target"] == "docker"
+
+
+@pytest.mark.parametrize("mode", ["zookeeper", "kraft"])
+def test_both_renderers_run_exactly_the_described_service(apps_dir: Path, mode: str) -> None:
+    from iotstack.services import describe
+
+    cfg = StackConfig(kafka_mode=mode)
+    stack = describe(cfg)
+    docker = run(cfg, apps_dir)
+    kind = run(StackConfig(target="kind", kafka_mode=mode), apps_dir)
+    for name, service in stack.services.items():
+        expected_env = service.resolved_env({})
+        container = docker.named(CONTAINER, name).inputs
+        assert dict(e.split("=", 1) for e in container["envs"]) == expected_env, name
+        assert container["memory"] == service.memory_mib, name
+        assert container.get("command", []) == list(service.command), name
+        workload = kind.named(JOB if service.one_shot else DEPLOYMENT, name).inputs
+        (pod,) = workload["spec"]["template"]["spec"]["containers"]
+        assert {e["name"]: e["value"] for e in pod["env"]} == expected_env, name
+        assert pod["resources"]["limits"]["memory"] == f"{service.memory_mib}Mi", name
+        assert pod.get("args", []) == list(service.command), name
+        if service.health is not None and not service.one_shot:
+            assert container["healthcheck"]["tests"] == ["CMD-SHELL", service.health.shell]
+            assert pod["readinessProbe"]["exec"]["command"] == ["sh", "-c", service.health.shell]
+        mounts = {(v.name, v.path) for v in service.volumes}
+        assert {
+            (m["volumeName"].removeprefix("iotstack-"), m["containerPath"])
+            for m in container.get("volumes", [])
+        } == mounts
+        assert {(m["name"], m["mountPath"]) for m in pod.get("volumeMounts", [])} == mounts
