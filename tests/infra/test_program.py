@@ -456,3 +456,17 @@ def test_both_renderers_run_exactly_the_described_service(apps_dir: Path, mode: 
             for m in container.get("volumes", [])
         } == mounts
         assert {(m["name"], m["mountPath"]) for m in pod.get("volumeMounts", [])} == mounts
+
+
+def test_broken_version_pins_stop_the_program_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iotstack import program
+
+    real = versions.check_compatibility
+    monkeypatch.setattr(
+        program.versions,
+        "check_compatibility",
+        lambda: real(versions.Pins(kibana="8.19.21")),
+    )
+    monkeypatch.setattr(program, "raw_config", lambda: {})
+    with pytest.raises(pulumi.RunError, match=r"Kibana 8\.19\.21 must equal Elasticsearch"):
+        program.read_config()
