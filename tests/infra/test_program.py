@@ -210,7 +210,6 @@ def test_docker_memory_limits_follow_the_profile(apps_dir: Path) -> None:
     for profile, budget in (("laptop", 6 * 1024), ("demo", None)):
         inv = run(StackConfig(profile=profile), apps_dir)
         limits = {c.name: c.inputs["memory"] for c in inv.of_type(CONTAINER)}
-        assert all(c.inputs["memorySwap"] == c.inputs["memory"] for c in inv.of_type(CONTAINER))
         if budget is not None:
             assert sum(limits.values()) <= budget
             assert limits["elasticsearch"] == 1536

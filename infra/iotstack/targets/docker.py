@@ -120,7 +120,6 @@ class DockerTarget:
                 for v, spec in zip(volumes, service.volumes, strict=True)
             ],
             memory=service.memory_mib,
-            memory_swap=service.memory_mib,  # no swap beyond the limit: the profile is real
             healthcheck=health,
             # Long-running: `up` returns only once the health check passes.
             wait=long_running and health is not None,
