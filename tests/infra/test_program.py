@@ -469,3 +469,17 @@ def test_broken_version_pins_stop_the_program_first(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(program, "raw_config", lambda: {})
     with pytest.raises(pulumi.RunError, match=r"Kibana 8\.19\.21 must equal Elasticsearch"):
         program.read_config()
+
+
+def test_build_paths_are_relative_to_the_program_directory(
+    apps_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(apps_dir)
+    inv = run(StackConfig(), apps_dir)
+    builds = {r.name: r.inputs["build"] for r in inv.of_type("docker:index/image:Image")}
+    assert {b["context"] for b in builds.values()} == {"alerts", "simulator", "dashboard"}
+    assert {b["dockerfile"] for b in builds.values()} == {
+        "alerts/Dockerfile",
+        "simulator/Dockerfile",
+        "dashboard/Dockerfile",
+    }

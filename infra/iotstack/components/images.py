@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -38,9 +39,11 @@ class AppImage(pulumi.ComponentResource):
         image = docker.Image(
             "image",
             image_name=ref,
+            # Relative to the program directory, so state and diffs carry no machine's
+            # checkout path (CI previews and laptops then share the same inputs).
             build=docker.DockerBuildArgs(
-                context=str(context),
-                dockerfile=str(context / "Dockerfile"),
+                context=os.path.relpath(context),
+                dockerfile=os.path.relpath(context / "Dockerfile"),
                 args={"BASE_IMAGE": build.base_image},  # the host's own platform
             ),
             skip_push=True,  # no registry: Docker runs it locally, kind gets it loaded
