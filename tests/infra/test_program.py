@@ -476,9 +476,9 @@ def test_build_paths_are_relative_to_the_program_directory(
 ) -> None:
     monkeypatch.chdir(apps_dir)
     inv = run(StackConfig(), apps_dir)
-    builds = {r.name: r.inputs["build"] for r in inv.of_type("docker:index/image:Image")}
-    assert {b["context"] for b in builds.values()} == {"alerts", "simulator", "dashboard"}
-    assert {b["dockerfile"] for b in builds.values()} == {
+    builds = [r.inputs["build"] for r in inv.of_type("docker:index/image:Image")]
+    assert {b["context"] for b in builds} == {"alerts", "simulator", "dashboard"}
+    assert {b["dockerfile"] for b in builds} == {
         "alerts/Dockerfile",
         "simulator/Dockerfile",
         "dashboard/Dockerfile",
