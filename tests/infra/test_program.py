@@ -483,3 +483,15 @@ def test_build_paths_are_relative_to_the_program_directory(
         "simulator/Dockerfile",
         "dashboard/Dockerfile",
     }
+
+
+def test_every_resource_urn_is_unique(combo: tuple[str, str, Inventory]) -> None:
+    # The engine's URN is (parent type, type, name); a duplicate fails the real `pulumi up`.
+    _, _, inv = combo
+    seen: dict[tuple[str, str, str], str] = {}
+    for rec in inv.resources:
+        assert rec.opts is not None
+        parent = _type_of(inv, rec.opts.parent) if rec.opts.parent is not None else ""
+        key = (parent, rec.type, rec.name)
+        assert key not in seen, f"duplicate URN {key}"
+        seen[key] = rec.name

@@ -37,7 +37,7 @@ class AppImage(pulumi.ComponentResource):
             )
         ref = image_ref(build.app, build.base_image, apps_dir)
         image = docker.Image(
-            "image",
+            build.app,  # child names are unique per stack, not per component
             image_name=ref,
             # Relative to the program directory, so state and diffs carry no machine's
             # checkout path (CI previews and laptops then share the same inputs).
@@ -50,5 +50,5 @@ class AppImage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.image_ref = image.image_name
-        self.resources = [image, *target.publish_image(self.image_ref, image, self)]
+        self.resources = [image, *target.publish_image(build.app, self.image_ref, image, self)]
         self.register_outputs({"image_ref": self.image_ref})

@@ -44,7 +44,11 @@ class Target(Protocol):
         ...
 
     def publish_image(
-        self, image_ref: pulumi.Output[str], build: pulumi.Resource, parent: pulumi.Resource
+        self,
+        app: str,
+        image_ref: pulumi.Output[str],
+        build: pulumi.Resource,
+        parent: pulumi.Resource,
     ) -> list[pulumi.Resource]:
         """Make a locally built image usable by the target (kind: load it into the nodes)."""
         ...

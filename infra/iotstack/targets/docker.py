@@ -57,7 +57,11 @@ class DockerTarget:
         return pulled.image_id
 
     def publish_image(
-        self, image_ref: pulumi.Output[str], build: pulumi.Resource, parent: pulumi.Resource
+        self,
+        app: str,
+        image_ref: pulumi.Output[str],
+        build: pulumi.Resource,
+        parent: pulumi.Resource,
     ) -> list[pulumi.Resource]:
         """A locally built image is already in the daemon the containers use."""
         return []

@@ -61,11 +61,15 @@ class KindTarget:
         return service.image
 
     def publish_image(
-        self, image_ref: pulumi.Output[str], build: pulumi.Resource, parent: pulumi.Resource
+        self,
+        app: str,
+        image_ref: pulumi.Output[str],
+        build: pulumi.Resource,
+        parent: pulumi.Resource,
     ) -> list[pulumi.Resource]:
         """Load the built image into the kind nodes (no registry); re-run when the tag changes."""
         load = command.local.Command(
-            "kind-load",
+            f"{app}-kind-load",
             create=image_ref.apply(
                 lambda ref: f"kind load docker-image {ref} --name {self.cluster}"
             ),
