@@ -5,7 +5,8 @@ simulator CLI as separate processes (``--realtime false``, default anomaly rates
 topic per run, and prints a table. A run's rate is every acknowledged message divided by the
 window from the first process's first send to the last process's final acknowledgement, as
 logged by the simulators themselves. CPU columns are CPU-seconds per wall second (2.0 = both
-cores of this machine busy) for the simulator processes and for the broker JVM.
+cores of this machine busy) for the simulator processes and for the broker JVM; ``load`` is
+the 1-minute load average after the row, since other work on the machine skews every number.
 
     /tmp/v-app/bin/python bench/simulator_bench.py            # the full sweep, ~5 min
     /tmp/v-app/bin/python bench/simulator_bench.py --quick    # a few rows
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     """Start Kafka, run the sweep, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only a few rows")
-    parser.add_argument("--per-process", type=int, default=300_000, help="readings per process")
+    parser.add_argument("--per-process", type=int, default=200_000, help="readings per process")
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Kafka {kafka.version} at {kafka.bootstrap} in {kafka.startup_s:.1f} s", flush=True)
         header = (
             f"{'procs':>5} {'batch':>7} {'linger':>6} {'compr':>5} {'readings':>9} "
-            f"{'secs':>6} {'readings/s':>11} {'sim cpu':>7} {'broker cpu':>10}"
+            f"{'secs':>6} {'readings/s':>11} {'sim cpu':>7} {'broker cpu':>10} {'load':>5}"
         )
         print(header)
         print("-" * len(header))
@@ -175,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{case.processes:>5} {case.batch_size:>7} {case.linger_ms:>6} "
                 f"{case.compression:>5} {result.acked:>9} {result.window_s:>6.1f} "
-                f"{result.rate:>11,.0f} {sim_cpu:>7.2f} {result.broker_cpu:>10.2f}",
+                f"{result.rate:>11,.0f} {sim_cpu:>7.2f} {result.broker_cpu:>10.2f} "
+                f"{os.getloadavg()[0]:>5.1f}",
                 flush=True,
             )
         best = max(results, key=lambda r: r.rate)
