@@ -17,12 +17,30 @@ from harness import kafka as kafka_mod
 KEEP_RUNS = 3  # older run directories (data + logs) are pruned
 
 
+def _owner_alive(run: Path) -> bool:
+    """Run directories are named <time>-<pid>; a live owner means services may still use it."""
+    try:
+        os.kill(int(run.name.rsplit("-", 1)[-1]), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def new_run_dir() -> Path:
-    """A fresh directory for this session's service state and logs."""
+    """A fresh directory for this session's service state and logs.
+
+    Older runs are pruned to the newest few, but never one whose owning process still
+    runs (parallel test sessions share the cache).
+    """
     runs = artifacts.cache_dir() / "run"
     runs.mkdir(parents=True, exist_ok=True)
-    old = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for stale in old[: max(0, len(old) - KEEP_RUNS + 1)]:
+    finished = sorted(
+        (p for p in runs.iterdir() if p.is_dir() and not _owner_alive(p)),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for stale in finished[: max(0, len(finished) - KEEP_RUNS)]:
         shutil.rmtree(stale, ignore_errors=True)
     run = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     run.mkdir()
