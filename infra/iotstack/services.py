@@ -6,6 +6,7 @@ import :func:`describe` to run the very same containers with the very same envir
 without a Pulumi engine::
 
     from iotstack.config import StackConfig
+from iotstack.ops import flink_jobs
     from iotstack.services import describe
     stack = describe(StackConfig())
     stack.services["dashboard"].resolved_env({})   # {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", ...}
@@ -17,12 +18,15 @@ in one namespace resolve the same way, so nothing here depends on the target.
 from __future__ import annotations
 
 import base64
+import inspect
+import shlex
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from iotstack import versions
 from iotstack.config import StackConfig
+from iotstack.ops import flink_jobs
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,6 @@ INDICES = {"alerts": "alerts", "aggregates": "readings-1m"}
 ELASTIC_PASSWORD = "elastic-password"
 KIBANA_SYSTEM_PASSWORD = "kibana-system-password"
 
-ALERTS_JOB_MODULE = "alerts.job"  # the PyFlink entry point inside the alerts image
 ALERTS_JOB_NAME = "iot-alerts"
 # A stable KRaft cluster id (16 bytes, URL-safe base64) so a re-created broker keeps its data.
 KRAFT_CLUSTER_ID = (
@@ -402,14 +405,14 @@ def taskmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
     )
 
 
-# Cancel whatever runs (a redeploy replaces the job), then submit detached: the job keeps
-# running in the session cluster and shows in the Flink UI; this container exits 0.
-SUBMIT_SCRIPT = (
-    "set -eu; "
-    "for id in $(flink list -r -m jobmanager:8081 | awk '/RUNNING/ {print $4}'); do "
-    'flink cancel -m jobmanager:8081 "$id"; done; '
-    f"exec flink run -d -m jobmanager:8081 -pym {ALERTS_JOB_MODULE}"
-)
+def submit_command() -> tuple[str, ...]:
+    """Cancel a running alerts job of the same name, then the image's own submitter.
+
+    The replace step is :mod:`iotstack.ops.flink_jobs`' own source run with ``python -c``,
+    so the code the tests exercise is the code that runs; nothing is installed in the image.
+    """
+    source = inspect.getsource(flink_jobs) + "\nraise SystemExit(main())\n"
+    return ("sh", "-c", f"python -c {shlex.quote(source)} && exec python -m alerts.submit")
 
 
 def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
@@ -449,7 +452,7 @@ def alerts_submit(cfg: StackConfig, mem: int) -> Service:
     return Service(
         name="alerts-submit",
         build=_alerts_build(),
-        command=("bash", "-c", SUBMIT_SCRIPT),
+        command=submit_command(),
         env=alerts_env(cfg),
         memory_mib=mem,
         depends_on=("jobmanager", "taskmanager", "kafka", "elasticsearch"),

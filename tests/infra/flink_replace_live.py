@@ -1,0 +1,49 @@
+"""The replace step against the harness's real Flink session cluster.
+
+Needs PyFlink (the harness's Flink comes from the apache-flink wheel), so it is not named
+test_*.py and the infra virtualenv does not collect it; run it in the apps' virtualenv:
+
+    .venv/bin/pytest tests/infra/flink_replace_live.py
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+from iotstack.ops import flink_jobs  # infra/ is on the root pytest pythonpath
+
+pytestmark = pytest.mark.services
+
+JOB = textwrap.dedent(
+    """
+    import sys
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    env.get_config().set("pipeline.name", sys.argv[1])
+    env.execute_sql("CREATE TABLE src (x INT) WITH ('connector' = 'datagen', "
+                    "'rows-per-second' = '1')")
+    env.execute_sql("CREATE TABLE sink (x INT) WITH ('connector' = 'blackhole')")
+    env.execute_sql("INSERT INTO sink SELECT x FROM src")
+    """
+)
+
+
+def test_running_job_of_the_name_is_cancelled_and_others_kept(flink, tmp_path: Path) -> None:
+    script = tmp_path / "forever.py"
+    script.write_text(JOB)
+    name, other = f"replace-{uuid.uuid4().hex[:6]}", f"keep-{uuid.uuid4().hex[:6]}"
+    target = flink.submit_python(script, [name])
+    keep = flink.submit_python(script, [other])
+    try:
+        flink.wait_job_state(target, "RUNNING")
+        flink.wait_job_state(keep, "RUNNING")
+        assert flink_jobs.cancel_named_jobs(flink.rest_url, name) == [target]
+        assert flink.job_state(target) == "CANCELED"
+        assert flink.job_state(keep) == "RUNNING"
+        assert flink_jobs.cancel_named_jobs(flink.rest_url, name) == []  # nothing left
+    finally:
+        flink.cancel(target)
+        flink.cancel(keep)
