@@ -1,0 +1,36 @@
+"""The environment each container gets: the infra's own service description, re-pointed.
+
+The values come from ``iotstack.services.describe`` (the same description the Pulumi
+program renders), never re-typed here. Only addresses change, because the harness's
+services listen on free 127.0.0.1 ports instead of the stack's ``kafka:9092`` etc.; each
+override must replace a key the description really has, so a rename in infra fails here.
+"""
+
+from __future__ import annotations
+
+from iotstack.config import StackConfig
+from iotstack.services import describe
+
+
+def app_env(service: str, **overrides: str) -> dict[str, str]:
+    """The description's environment for ``service`` with the named keys replaced."""
+    env = describe(StackConfig()).services[service].resolved_env({})
+    unknown = sorted(set(overrides) - set(env))
+    if unknown:
+        raise KeyError(f"{service} has no setting(s) {unknown} in the infra description")
+    return env | overrides
+
+
+def apply_index_templates(es_url: str, alerts_index: str, aggregates_index: str) -> None:
+    """Install the stack's own index templates (iotstack.catalog), aimed at test indices.
+
+    The stack's templates match the fixed index names; tests use per-test names, so only
+    ``index_patterns`` is changed and the suffix keeps parallel sessions apart.
+    """
+    from iotstack import catalog
+    from iotstack.ops.elasticsearch import put_template
+
+    names = {"iotstack-alerts": alerts_index, "iotstack-aggregates": aggregates_index}
+    for template, body in catalog.index_templates().items():
+        index = names[template]
+        put_template(es_url, f"{template}-{index}", dict(body, index_patterns=[index]))
