@@ -105,6 +105,20 @@ class ManagedProcess:
             time.sleep(delay)  # back-off between probes, not a wait for readiness
             delay = min(delay * 1.5, 0.5)
 
+    def rss_mb(self) -> float:
+        """Resident memory of every process in this service's process group, in MiB."""
+        if self.proc is None:
+            return 0.0
+        total_pages = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended while we looked
+            if int(fields[2]) == self.proc.pid:  # field 5 of stat: process group id
+                total_pages += int(fields[21])  # field 24: resident set size in pages
+        return total_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
     def alive(self) -> bool:
         """True while the process runs."""
         return self.proc is not None and self.proc.poll() is None
