@@ -308,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 limit = server.get_json("/healthz")["streams"]["limit"]
                 idle_rss = server.worker_rss_mib()
+                # Warm both the app and Elasticsearch's caches before measuring anything.
+                load_test(server.port, "/api/alerts?size=50", args.concurrency, 3.0)
                 if label == "default":
                     for path in ("/api/alerts?size=50", "/api/alerts?severity=critical&size=10",
                                  "/api/alerts/summary", "/healthz"):
