@@ -40,7 +40,9 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="use an empty artifact cache")
     args = parser.parse_args()
     if args.cold:
-        os.environ["IOTSTACK_CACHE"] = tempfile.mkdtemp(prefix="iotstack-cold-")
+        cold = tempfile.mkdtemp(prefix="iotstack-cold-")
+        os.chmod(cold, 0o755)  # Elasticsearch runs as an unprivileged user and must enter it
+        os.environ["IOTSTACK_CACHE"] = cold
     started = time.monotonic()
     artifacts.fetch_all()
     fetch_s = time.monotonic() - started

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import artifacts
-from harness.procs import ManagedProcess, free_port
+from harness.procs import ManagedProcess, ServiceError, free_port
 
 READY_TIMEOUT_S = 180.0
 UNPRIVILEGED = 65534  # "nobody": Elasticsearch refuses to run as root
@@ -81,6 +81,12 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
         "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
     }
     if os.geteuid() == 0:
+        for parent in [*reversed(workdir.parents), *reversed(home.parents)]:
+            if parent.stat().st_mode & 0o001 == 0:
+                raise ServiceError(
+                    f"Elasticsearch runs as an unprivileged user (it refuses root) and cannot "
+                    f"enter {parent}: chmod o+x {parent}, or point IOTSTACK_CACHE elsewhere"
+                )
         for path in [workdir, *workdir.rglob("*")]:
             os.chown(path, UNPRIVILEGED, UNPRIVILEGED)
         argv = [
