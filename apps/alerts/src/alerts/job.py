@@ -1,0 +1,211 @@
+"""The alerts job: Kafka readings -> :func:`alerts.pipeline.define_pipeline` -> Kafka + ES.
+
+Settings come from the environment (:mod:`alerts.config`), read when the job is submitted.
+
+Run against a local session cluster (connector jars on its class path)::
+
+    READINGS_TOPIC=readings flink run -m 127.0.0.1:8081 -d -pym alerts.job
+
+In the stack the ``alerts`` image's entrypoint (``submit`` mode, :mod:`alerts.submit`)
+submits it the same way once the JobManager answers, so it shows in the Flink UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from pyflink.common import Configuration
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import StreamTableEnvironment
+
+from alerts import config as cfg_mod
+from alerts.pipeline import define_pipeline, interval_sql
+
+LOG = logging.getLogger("alerts.job")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _kafka(cfg: cfg_mod.Config) -> str:
+    return (
+        f"'connector' = 'kafka', 'properties.bootstrap.servers' = "
+        f"'{_quote(cfg.bootstrap_servers)}'"
+    )
+
+
+def _es(cfg: cfg_mod.Config, index: str) -> str:
+    auth = ""
+    if cfg.elasticsearch_username:
+        auth = (
+            f", 'username' = '{_quote(cfg.elasticsearch_username)}', "
+            f"'password' = '{_quote(cfg.elasticsearch_password)}'"
+        )
+    # Flush at most every ES_FLUSH_INTERVAL_MS or per ES_FLUSH_MAX_ACTIONS actions: the
+    # interval bounds alert latency, the size bounds the bulk request under load.
+    return (
+        f"'connector' = 'elasticsearch-7', 'hosts' = '{_quote(cfg.elasticsearch_url)}', "
+        f"'index' = '{index}', 'document-id.key-delimiter' = ':', "
+        f"'sink.bulk-flush.interval' = '{cfg.es_flush_interval_ms}ms', "
+        f"'sink.bulk-flush.max-actions' = '{cfg.es_flush_max_actions}', "
+        "'sink.bulk-flush.max-size' = '5mb', "
+        "'sink.bulk-flush.backoff.strategy' = 'EXPONENTIAL', "
+        "'sink.bulk-flush.backoff.max-retries' = '8', "
+        "'sink.bulk-flush.backoff.delay' = '200ms'" + auth
+    )
+
+
+def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
+    """The Kafka source and the Kafka / Elasticsearch sink tables."""
+    from alerts.validation import event_time_ms_sql
+
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE kafka_readings (
+          msg_key BYTES,
+          payload STRING,
+          rowtime AS TO_TIMESTAMP_LTZ({event_time_ms_sql()}, 3),
+          proctime AS PROCTIME(),
+          WATERMARK FOR rowtime AS rowtime - {interval_sql(cfg.out_of_orderness_ms)}
+        ) WITH ({_kafka(cfg)},
+          'topic' = '{cfg.readings_topic}',
+          'properties.group.id' = '{cfg.group_id}',
+          'scan.startup.mode' = 'group-offsets',
+          'properties.auto.offset.reset' = 'earliest',
+          'properties.partition.discovery.interval.ms' = '60000',
+          'key.format' = 'raw', 'key.fields' = 'msg_key',
+          'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE kafka_dead_letters (
+          msg_key BYTES, reason STRING, payload STRING, source_topic STRING, failed_at BIGINT
+        ) WITH ({_kafka(cfg)}, 'topic' = '{cfg.dead_letter_topic}',
+          'key.format' = 'raw', 'key.fields' = 'msg_key',
+          'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
+          'sink.delivery-guarantee' = 'at-least-once')""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE kafka_late (
+          msg_key BYTES, sensor_id STRING, site STRING, ts BIGINT, temperature_c DOUBLE,
+          seq BIGINT, watermark_ms BIGINT, payload STRING
+        ) WITH ({_kafka(cfg)}, 'topic' = '{cfg.late_topic}',
+          'key.format' = 'raw', 'key.fields' = 'msg_key',
+          'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
+          'sink.delivery-guarantee' = 'at-least-once')""")
+    alert_columns = """
+          alert_id STRING, sensor_id STRING, site STRING, `rule` STRING, severity STRING,
+          status STRING, `value` DOUBLE, threshold DOUBLE, started_at BIGINT,
+          resolved_at BIGINT, updated_at BIGINT, message STRING"""
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE kafka_alerts ({alert_columns}) WITH ({_kafka(cfg)},
+          'topic' = '{cfg.alerts_topic}',
+          'key.format' = 'raw', 'key.fields' = 'sensor_id',
+          'value.format' = 'json', 'value.fields-include' = 'ALL',
+          'sink.delivery-guarantee' = 'at-least-once')""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE es_alerts ({alert_columns},
+          PRIMARY KEY (alert_id) NOT ENFORCED
+        ) WITH ({_es(cfg, cfg.alerts_index)})""")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE es_aggregates (
+          sensor_id STRING, site STRING, window_start BIGINT, window_end BIGINT,
+          `count` BIGINT, `min` DOUBLE, `avg` DOUBLE, `max` DOUBLE,
+          PRIMARY KEY (sensor_id, window_start) NOT ENFORCED
+        ) WITH ({_es(cfg, cfg.aggregates_index)})""")
+
+
+def job_configuration(cfg: cfg_mod.Config) -> Configuration:
+    """Checkpointing, restart strategy, state TTL, watermarks and mini-batches."""
+    conf = Configuration()
+    for key, value in {
+        "pipeline.name": cfg.job_name,
+        "parallelism.default": str(cfg.parallelism),
+        "execution.checkpointing.interval": f"{cfg.checkpoint_interval_ms}ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.min-pause": f"{min(cfg.checkpoint_interval_ms, 5000) // 2}ms",
+        "execution.checkpointing.timeout": "10min",
+        # Keep the last checkpoint when the job is cancelled: it can be restored with -s.
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "restart-strategy.type": "exponential-delay",
+        "restart-strategy.exponential-delay.initial-backoff": "1s",
+        "restart-strategy.exponential-delay.max-backoff": "1min",
+        "pipeline.auto-watermark-interval": "200ms",
+        # SQL state (de-duplication, open minutes) expires after STATE_TTL_S without access.
+        "table.exec.state.ttl": f"{cfg.state_ttl_s}s",
+        "table.exec.source.idle-timeout": f"{cfg.idle_timeout_ms}ms",
+        # No mini-batches: their assigner replaces event-time watermarks with processing-time
+        # ones, which would make CURRENT_WATERMARK (the late split) meaningless.
+        "table.exec.mini-batch.enabled": "false",
+        # The one-minute windows accept readings up to the allowed lateness after closing
+        # and re-emit (an upsert of the same document) for each such reading.
+        "table.exec.emit.allow-lateness": f"{cfg.allowed_lateness_ms}ms",
+        "table.exec.emit.late-fire.enabled": "true",
+        "table.exec.emit.late-fire.delay": "0s",
+        # window_start is computed from MIN(ts), so the planner cannot prove it is the key;
+        # the windowed aggregate's changes per key arrive in order, so no materializer.
+        "table.exec.sink.upsert-materialize": "NONE",
+        "table.local-time-zone": "UTC",
+        "python.fn-execution.bundle.time": "100",
+        "python.fn-execution.bundle.size": "1000",
+    }.items():
+        conf.set_string(key, value)
+    return conf
+
+
+def _package_zip() -> Path:
+    """The alerts package as a zip (the workers put it on their PYTHONPATH)."""
+    target = Path(tempfile.mkdtemp(prefix="alerts-job-")) / "alerts.zip"
+    with zipfile.ZipFile(target, "w") as zf:
+        for path in sorted(PACKAGE_DIR.glob("*.py")):
+            zf.write(path, f"alerts/{path.name}")
+    return target
+
+
+def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
+    """Define the whole job on a new environment; the caller executes it."""
+    env = StreamExecutionEnvironment.get_execution_environment(job_configuration(cfg))
+    env.add_python_file(str(_package_zip()))  # ship the alerts package to the Python workers
+    t_env = StreamTableEnvironment.create(env)
+    for key, value in job_configuration(cfg).to_dict().items():
+        t_env.get_config().set(key, value)
+    create_tables(t_env, cfg)
+    outputs = define_pipeline(
+        t_env,
+        t_env.from_path("kafka_readings"),
+        source_topic=cfg.readings_topic,
+        defaults=cfg.rules,
+        overrides=cfg.sensor_rules,
+        allowed_lateness_ms=cfg.allowed_lateness_ms,
+        state_ttl_s=cfg.state_ttl_s,
+        parallelism=cfg.parallelism,
+    )
+    statements = t_env.create_statement_set()
+    statements.add_insert("kafka_dead_letters", outputs.dead_letters)
+    statements.add_insert("kafka_late", outputs.late)
+    statements.add_insert("es_aggregates", outputs.aggregates)
+    statements.add_insert("es_alerts", outputs.alerts)
+    statements.add_insert("kafka_alerts", outputs.alerts)
+    statements.attach_as_datastream()
+    return env
+
+
+def main() -> int:
+    """Read the settings, define the job and submit it (detached under ``flink run -d``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        cfg = cfg_mod.load(os.environ)
+    except cfg_mod.ConfigError as exc:
+        sys.stderr.write(f"alerts job: {exc}\n")
+        return 2
+    LOG.info("settings: %s", {k: v for k, v in vars(cfg).items() if "password" not in k})
+    env = build(cfg)
+    env.execute(cfg.job_name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

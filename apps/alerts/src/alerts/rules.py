@@ -1,0 +1,175 @@
+"""The stateful alert rules of one sensor, as plain Python (no PyFlink): easy to test.
+
+The Flink job keys the readings by sensor and calls :func:`on_reading` for each reading and
+:func:`on_timer` when the event-time silence timer fires; both mutate a :class:`SensorState`
+and return the alert events to emit. Alert ids are ``<sensor_id>:<rule>:<started_at>``, so
+an event replayed after a restore overwrites its Elasticsearch document instead of adding one.
+
+Readings are applied in arrival order, which Kafka fixes per sensor (the sensor id is the
+message key, so one partition holds a sensor's readings in a fixed order): a replay makes
+the same decisions. A reading not newer than the newest one applied (a duplicate or an
+out-of-order reading) changes no rule; the one-minute aggregates still count it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.config import Rules
+
+HIGH = "high_temperature"
+LOW = "low_temperature"
+RATE = "rate_of_change"
+SILENT = "sensor_silent"
+RATE_WINDOW_MS = 60_000  # the rate-of-change rule looks at the last minute of event time
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A valid reading (docs/contracts.md), as the rules see it."""
+
+    sensor_id: str
+    site: str
+    ts: int
+    temperature_c: float
+    seq: int
+
+
+@dataclass
+class SensorState:
+    """Everything the rules remember about one sensor (kept in Flink keyed state)."""
+
+    site: str = ""
+    last_ts: int | None = None
+    open: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule -> open alert
+    # Monotonic deques of (ts, value) over the last minute: the front is the window's
+    # max (resp. min), so each reading costs O(1) amortised instead of a rescan.
+    max_q: list[tuple[int, float]] = field(default_factory=list)
+    min_q: list[tuple[int, float]] = field(default_factory=list)
+    timer_ts: int | None = None  # the event-time timer currently registered, if any
+
+
+def alert_id(sensor_id: str, rule: str, started_at: int) -> str:
+    """The deterministic id of an alert episode (and its Elasticsearch document id)."""
+    return f"{sensor_id}:{rule}:{started_at}"
+
+
+def _open(
+    state: SensorState,
+    sensor_id: str,
+    rule: str,
+    severity: str,
+    value: float,
+    threshold: float,
+    started_at: int,
+    message: str,
+) -> dict[str, Any]:
+    alert: dict[str, Any] = {
+        "alert_id": alert_id(sensor_id, rule, started_at),
+        "sensor_id": sensor_id,
+        "site": state.site,
+        "rule": rule,
+        "severity": severity,
+        "status": "open",
+        "value": round(value, 3),
+        "threshold": threshold,
+        "started_at": started_at,
+        "resolved_at": None,
+        "updated_at": started_at,
+        "message": message,
+    }
+    state.open[rule] = alert
+    return dict(alert)
+
+
+def _resolve(state: SensorState, rule: str, at: int) -> dict[str, Any]:
+    alert = state.open.pop(rule)
+    alert.update(status="resolved", resolved_at=at, updated_at=at)
+    return alert
+
+
+def _slide(state: SensorState, reading: Reading) -> float:
+    """Add the reading to the one-minute window; return the window's max - min."""
+    ts, value = reading.ts, reading.temperature_c
+    while state.max_q and state.max_q[-1][1] <= value:
+        state.max_q.pop()
+    state.max_q.append((ts, value))
+    while state.min_q and state.min_q[-1][1] >= value:
+        state.min_q.pop()
+    state.min_q.append((ts, value))
+    oldest = ts - RATE_WINDOW_MS
+    while state.max_q[0][0] < oldest:
+        state.max_q.pop(0)
+    while state.min_q[0][0] < oldest:
+        state.min_q.pop(0)
+    return state.max_q[0][1] - state.min_q[0][1]
+
+
+def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[str, Any]]:
+    """Apply one reading to the sensor's state; return the alert events it causes."""
+    if state.last_ts is not None and reading.ts <= state.last_ts:
+        return []  # duplicate or out of order: the newer reading already decided
+    events: list[dict[str, Any]] = []
+    sid, ts, value = reading.sensor_id, reading.ts, reading.temperature_c
+    state.site = reading.site
+    silence_ms = int(rules.silence_s * 1000)
+    if state.last_ts is not None and ts - state.last_ts > silence_ms:
+        # The gap itself proves the silence, whether or not the timer fired first: open the
+        # episode here if needed so the events do not depend on watermark timing.
+        if SILENT not in state.open:
+            events.append(_silent(state, sid, state.last_ts, rules))
+        events.append(_resolve(state, SILENT, ts))
+    elif SILENT in state.open:
+        events.append(_resolve(state, SILENT, ts))
+
+    if HIGH in state.open:
+        if value < rules.high - rules.hysteresis:
+            events.append(_resolve(state, HIGH, ts))
+    elif value > rules.high:
+        events.append(_open(state, sid, HIGH, "critical", value, rules.high, ts,
+                            f"temperature {value:g} °C above {rules.high:g} °C"))
+    if LOW in state.open:
+        if value > rules.low + rules.hysteresis:
+            events.append(_resolve(state, LOW, ts))
+    elif value < rules.low:
+        events.append(_open(state, sid, LOW, "critical", value, rules.low, ts,
+                            f"temperature {value:g} °C below {rules.low:g} °C"))
+
+    spread = _slide(state, reading)
+    if RATE in state.open:
+        if spread <= rules.rate:
+            events.append(_resolve(state, RATE, ts))
+    elif spread > rules.rate:
+        events.append(_open(state, sid, RATE, "warning", spread, rules.rate, ts,
+                            f"temperature changed {spread:.1f} °C within a minute "
+                            f"(limit {rules.rate:g} °C)"))
+    state.last_ts = ts
+    return events
+
+
+def _silent(state: SensorState, sensor_id: str, last_ts: int, rules: Rules) -> dict[str, Any]:
+    silence_ms = int(rules.silence_s * 1000)
+    return _open(state, sensor_id, SILENT, "warning", rules.silence_s, rules.silence_s,
+                 last_ts + silence_ms,
+                 f"no reading for {rules.silence_s:g} s after {last_ts}")
+
+
+def timer_needed(state: SensorState, rules: Rules) -> int | None:
+    """The event time to register a silence timer at, or None if one is pending or moot."""
+    if state.last_ts is None or state.timer_ts is not None or SILENT in state.open:
+        return None
+    state.timer_ts = state.last_ts + int(rules.silence_s * 1000)
+    return state.timer_ts
+
+
+def on_timer(
+    state: SensorState, sensor_id: str, timestamp: int, rules: Rules
+) -> list[dict[str, Any]]:
+    """The watermark passed ``timestamp``: open a silence alert if the sensor went quiet."""
+    state.timer_ts = None
+    if state.last_ts is None or SILENT in state.open:
+        return []
+    if timestamp >= state.last_ts + int(rules.silence_s * 1000):
+        return [_silent(state, sensor_id, state.last_ts, rules)]
+    return []  # a newer reading moved the deadline; the caller re-registers via timer_needed

@@ -1,0 +1,160 @@
+"""Helpers for the wired tests: topics, producing readings, reading outputs, running the job."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch as EsClient
+from harness import artifacts
+from harness.flink import Flink
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from alerts import config as cfg_mod
+from alerts import submit as submit_mod
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+JOB_PY = SRC / "alerts" / "job.py"
+MAPPINGS = Path(__file__).resolve().parents[2] / "dashboard" / "src" / "dashboard" / "mappings"
+
+
+def unique(prefix: str) -> str:
+    """A fresh name so tests sharing one broker / node never see each other's data."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def job_settings(kafka: str, es_url: str, flink_url: str, **overrides: object) -> dict[str, str]:
+    """Settings for one test job: fresh topics, indices and job name."""
+    tag = uuid.uuid4().hex[:8]
+    settings = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "ELASTICSEARCH_URL": es_url,
+        "FLINK_REST_URL": flink_url,
+        "READINGS_TOPIC": f"readings-{tag}",
+        "ALERTS_TOPIC": f"alerts-{tag}",
+        "DEAD_LETTER_TOPIC": f"dlq-{tag}",
+        "LATE_TOPIC": f"late-{tag}",
+        "ALERTS_INDEX": f"alerts-{tag}",
+        "AGGREGATES_INDEX": f"agg-{tag}",
+        "KAFKA_GROUP_ID": f"alerts-job-{tag}",
+        "JOB_NAME": f"alerts-test-{tag}",
+    }
+    settings.update({k: str(v) for k, v in overrides.items()})
+    return settings
+
+
+def prepare(settings: Mapping[str, str], partitions: int = 3) -> None:
+    """Create the topics and the two indices with the dashboard's mappings (as infra does)."""
+    admin = KafkaAdminClient(bootstrap_servers=settings["KAFKA_BOOTSTRAP_SERVERS"])
+    admin.create_topics([
+        NewTopic(settings[name], num_partitions=partitions, replication_factor=1)
+        for name in ("READINGS_TOPIC", "ALERTS_TOPIC", "DEAD_LETTER_TOPIC", "LATE_TOPIC")
+    ])
+    admin.close()
+    es = EsClient(settings["ELASTICSEARCH_URL"])
+    for key, file in (("ALERTS_INDEX", "alerts.json"), ("AGGREGATES_INDEX", "readings-1m.json")):
+        body = json.loads((MAPPINGS / file).read_text())
+        es.indices.create(index=settings[key], settings=body["settings"],
+                          mappings=body["mappings"])
+
+
+def start_job(flink: Flink, settings: Mapping[str, str], savepoint: str | None = None) -> str:
+    """Submit the job from source with ``settings``; return its id once it is RUNNING."""
+    cfg = cfg_mod.load(settings)
+    env = {
+        **flink.env,
+        **settings,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+    }
+    job_id, submitted = submit_mod.submit(
+        cfg, env, entry=("-py", str(JOB_PY)), savepoint=savepoint, pyexec=sys.executable,
+        flink=str(artifacts.flink_home() / "bin" / "flink"),
+    )
+    assert submitted, f"a job named {cfg.job_name} was already running"
+    flink.wait_job_state(job_id, "RUNNING", timeout=180)
+    return job_id
+
+
+def stop_with_savepoint(flink: Flink, job_id: str, timeout: float = 120) -> str:
+    """Stop the job with a savepoint (no drain) and return the savepoint's location."""
+    req = urllib.request.Request(
+        f"{flink.rest_url}/jobs/{job_id}/stop", data=json.dumps({"drain": False}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        trigger = json.load(resp)["request-id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = flink.get(f"/jobs/{job_id}/savepoints/{trigger}")
+        if status["status"]["id"] == "COMPLETED":
+            operation = status["operation"]
+            assert "location" in operation, f"stop-with-savepoint failed: {operation}"
+            return str(operation["location"])
+        time.sleep(0.5)
+    raise AssertionError(f"savepoint of {job_id} not completed after {timeout} s")
+
+
+def reading(sensor: str, ts: int, temp: float, seq: int, site: str = "plant-a") -> bytes:
+    """A contract reading (docs/contracts.md), encoded."""
+    return json.dumps({"schema_version": 1, "sensor_id": sensor, "site": site, "ts": ts,
+                       "temperature_c": temp, "seq": seq}).encode()
+
+
+def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]
+            ) -> int:
+    """Send (key, value) messages in order (acks=all, idempotent order per key)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                             max_in_flight_requests_per_connection=1)
+    count = 0
+    try:
+        for key, value in messages:
+            producer.send(topic, key=key, value=value)
+            count += 1
+    finally:
+        producer.flush()
+        producer.close()
+    return count
+
+
+def consume_all(bootstrap: str, topic: str, idle_ms: int = 3000) -> list[Any]:
+    """Every message of a topic so far, as (key, decoded JSON value)."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             group_id=None, consumer_timeout_ms=idle_ms)
+    try:
+        return [(m.key, json.loads(m.value)) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def es_docs(es_url: str, index: str) -> dict[str, dict[str, Any]]:
+    """Every document of an index by id (after a refresh)."""
+    es = EsClient(es_url)
+    es.indices.refresh(index=index)
+    out: dict[str, dict[str, Any]] = {}
+    res = es.search(index=index, size=10_000, query={"match_all": {}})
+    for hit in res["hits"]["hits"]:
+        out[hit["_id"]] = hit["_source"]
+    assert res["hits"]["total"]["value"] == len(out), "more documents than one page"
+    return out
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, poll: float = 1.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(poll)
+    if os.environ.get("ALERTS_DEBUG"):
+        print("DEBUG last:", last)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")

@@ -1,0 +1,92 @@
+"""The wired job on the harness's real Flink, Kafka and Elasticsearch: a scripted scenario."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+import scenario
+from alerts_helpers import (
+    consume_all,
+    es_docs,
+    job_settings,
+    prepare,
+    produce,
+    start_job,
+    wait_until,
+)
+from harness.elasticsearch import Elasticsearch
+from harness.flink import Flink
+from harness.kafka import Kafka
+
+pytestmark = pytest.mark.services
+
+
+def test_scenario_gives_exactly_the_expected_outputs(
+    flink: Flink, kafka: Kafka, elasticsearch: Elasticsearch
+) -> None:
+    settings = job_settings(kafka.bootstrap, elasticsearch.url, flink.rest_url,
+                            **scenario.RULE_SETTINGS)
+    prepare(settings)
+    produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.phase1())
+    job_id = start_job(flink, settings)
+    try:
+        expected = {a["alert_id"]: a for a in scenario.EXPECTED_ALERTS}
+        want_aggs = scenario.expected_aggregates()
+
+        def alerts_done() -> dict[str, dict[str, object]] | None:
+            docs = es_docs(elasticsearch.url, settings["ALERTS_INDEX"])
+            done = len(docs) >= len(expected) and all(
+                d["status"] == "resolved" for d in docs.values())
+            return docs if done else None
+
+        def aggregates_done() -> dict[str, dict[str, object]] | None:
+            docs = es_docs(elasticsearch.url, settings["AGGREGATES_INDEX"])
+            counts = {k: v["count"] for k, v in docs.items()}
+            return docs if counts == {k: v["count"] for k, v in want_aggs.items()} else None
+
+        alerts = wait_until(alerts_done, 180, "every scenario alert resolved in Elasticsearch")
+        aggs = wait_until(aggregates_done, 60, "the one-minute aggregates")
+        # The watermark has now passed phase 1: these readings are far behind it.
+        time.sleep(3)
+        produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.phase2())
+        late = wait_until(
+            lambda: len(consume_all(kafka.bootstrap, settings["LATE_TOPIC"], 1000)) >= 2
+            and consume_all(kafka.bootstrap, settings["LATE_TOPIC"], 1000),
+            60, "the late readings on the late topic")
+        time.sleep(3)  # give a wrongly counted late reading time to show up
+
+        assert alerts == expected
+        assert es_docs(elasticsearch.url, settings["ALERTS_INDEX"]) == expected
+
+        aggs = es_docs(elasticsearch.url, settings["AGGREGATES_INDEX"])
+        assert set(aggs) == set(want_aggs)
+        for doc_id, want in want_aggs.items():
+            got = aggs[doc_id]
+            assert got == {**want, "avg": pytest.approx(want["avg"])}, doc_id
+        # duplicates counted once: 12 readings of s-dup in its first minute, not 24
+        assert aggs[f"s-dup:{scenario.T0}"]["count"] == 12
+
+        events = [v for _, v in consume_all(kafka.bootstrap, settings["ALERTS_TOPIC"])]
+        seen = Counter((e["alert_id"], e["status"]) for e in events)
+        assert seen == Counter({(i, s): 1 for i in expected for s in ("open", "resolved")})
+        for event in events:
+            want = dict(expected[event["alert_id"]])
+            if event["status"] == "open":
+                want.update(status="open", resolved_at=None, updated_at=want["started_at"])
+            assert event == want
+
+        dlq = consume_all(kafka.bootstrap, settings["DEAD_LETTER_TOPIC"])
+        got_dlq = sorted((k, v["payload"], v["reason"], v["source_topic"]) for k, v in dlq)
+        assert got_dlq == sorted(
+            (k, None if p is None else p.decode(), reason, settings["READINGS_TOPIC"])
+            for k, p, reason in scenario.MALFORMED)
+        assert all(isinstance(v["failed_at"], int) and v["failed_at"] > 0 for _, v in dlq)
+
+        got_late = sorted((v["sensor_id"], v["ts"], v["temperature_c"], v["seq"])
+                          for _, v in late)
+        assert got_late == sorted(scenario.LATE)
+        assert all(v["watermark_ms"] > v["ts"] + 5_000 for _, v in late)
+    finally:
+        flink.cancel(job_id)
