@@ -110,7 +110,8 @@ def interval_sql(ms: int) -> str:
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
-    return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+    literal = f"{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    return f"INTERVAL '{literal}' DAY TO SECOND(3)"
 
 
 def define_pipeline(

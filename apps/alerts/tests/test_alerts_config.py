@@ -1,0 +1,47 @@
+"""Settings: defaults load, bad values fail with one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+from alerts.config import SETTINGS, ConfigError, Rules, load
+
+
+def test_defaults_load() -> None:
+    cfg = load({})
+    assert cfg.readings_topic == "readings" and cfg.alerts_index == "alerts"
+    assert cfg.rules == Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=60.0)
+    assert len({s.env for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_credentials_are_split_out_of_the_elasticsearch_url() -> None:
+    cfg = load({"ELASTICSEARCH_URL": "http://elastic:p%40ss@es:9200/"})
+    assert cfg.elasticsearch_url == "http://es:9200"
+    assert (cfg.elasticsearch_username, cfg.elasticsearch_password) == ("elastic", "p@ss")
+
+
+def test_sensor_rules_override_the_defaults() -> None:
+    cfg = load({"SENSOR_RULES": '{"s-1": {"high": 90, "silence_s": 10}}'})
+    assert cfg.rules_for("s-1") == Rules(90.0, -10.0, 2.0, 10.0, 10.0)
+    assert cfg.rules_for("s-2") == cfg.rules
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "named"),
+    [
+        ("HIGH_THRESHOLD_C", "hot", "HIGH_THRESHOLD_C"),
+        ("LOW_THRESHOLD_C", "90", "LOW_THRESHOLD_C"),
+        ("SILENCE_SECONDS", "0", "SILENCE_SECONDS"),
+        ("KAFKA_BOOTSTRAP_SERVERS", "kafka", "KAFKA_BOOTSTRAP_SERVERS"),
+        ("ELASTICSEARCH_URL", "es:9200", "ELASTICSEARCH_URL"),
+        ("READINGS_TOPIC", "bad topic", "READINGS_TOPIC"),
+        ("ALERTS_INDEX", "Alerts", "ALERTS_INDEX"),
+        ("SENSOR_RULES", "{", "SENSOR_RULES"),
+        ("SENSOR_RULES", '{"s": {"hgih": 1}}', "SENSOR_RULES"),
+        ("JOB_PARALLELISM", "0", "JOB_PARALLELISM"),
+        ("CHECKPOINT_INTERVAL_MS", "soon", "CHECKPOINT_INTERVAL_MS"),
+    ],
+)
+def test_bad_values_name_the_variable(env: str, value: str, named: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load({env: value})
+    assert named in str(err.value) and "\n" not in str(err.value)

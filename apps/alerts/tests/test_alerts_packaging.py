@@ -1,0 +1,54 @@
+"""The image's inputs agree with the pins: connector lock, base image, PyFlink pin."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+from pathlib import Path
+
+from harness import artifacts
+from iotstack import versions
+
+APP = Path(__file__).resolve().parent.parent
+
+
+def lock_entries() -> list[tuple[str, str, str, str]]:
+    lines = (APP / "connectors.lock").read_text().splitlines()
+    return [tuple(ln.split()) for ln in lines if ln and not ln.startswith("#")]  # type: ignore[misc]
+
+
+def test_lock_coordinates_equal_the_pinned_versions() -> None:
+    assert {(g, a, v) for g, a, v, _ in lock_entries()} == {
+        ("org.apache.flink", "flink-sql-connector-kafka", versions.FLINK_KAFKA_CONNECTOR_VERSION),
+        ("org.apache.flink", "flink-sql-connector-elasticsearch7",
+         versions.FLINK_ELASTICSEARCH_CONNECTOR_VERSION),
+    }
+
+
+def test_lock_checksums_equal_the_jars_the_harness_runs() -> None:
+    jars = {p.name: p for p in artifacts.resolve("flink-connectors").glob("*.jar")}
+    for _, artifact, version, sha512 in lock_entries():
+        jar = jars[f"{artifact}-{version}.jar"]
+        assert hashlib.sha512(jar.read_bytes()).hexdigest() == sha512, jar.name
+
+
+def test_dockerfile_and_pyproject_use_the_pins() -> None:
+    dockerfile = (APP / "Dockerfile").read_text()
+    assert f"ARG BASE_IMAGE={versions.PYTHON_BASE_IMAGE}\n" in dockerfile
+    assert "sha512sum -c" in dockerfile and "USER 9999" in dockerfile
+    assert f"openjdk-{versions.JAVA_VERSION}-jre-headless" in dockerfile
+    pyproject = (APP / "pyproject.toml").read_text()
+    assert f'"{versions.PYFLINK_PACKAGE}"' in pyproject
+    assert f'"kafka-python=={versions.KAFKA_PYTHON_VERSION}"' in pyproject
+    assert f'"elasticsearch=={versions.ELASTICSEARCH_CLIENT_VERSION}"' in pyproject
+    for dep in re.findall(r'^\s+"([^"]+)",$', pyproject, re.MULTILINE):
+        assert "==" in dep, f"{dep} is not pinned exactly"
+
+
+def test_entrypoint_is_valid_shell_with_the_three_modes() -> None:
+    script = APP / "docker-entrypoint.sh"
+    subprocess.run(["sh", "-n", str(script)], check=True)
+    text = script.read_text()
+    for mode in ("jobmanager)", "taskmanager)", "submit)"):
+        assert mode in text
