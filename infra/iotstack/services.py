@@ -363,9 +363,10 @@ def flink_properties(jm_mib: int, tm_mib: int) -> str:
 
 
 def _alerts_build() -> Build:
-    # The alerts image is FROM the official Flink image, plus PyFlink and the pinned
-    # connector jars: it is the JobManager, the TaskManager and the job submitter.
-    return Build("alerts", versions.IMAGES["flink"])
+    # One image is the JobManager, the TaskManager and the job submitter. apps/alerts builds
+    # it on the pinned Python base and runs the Flink distribution inside the pinned PyFlink
+    # wheel plus the checksummed connector jars (apps/alerts/Dockerfile, connectors.lock).
+    return Build("alerts", versions.PYTHON_BASE_IMAGE)
 
 
 _PY_HTTP_OK = "python3 -c \"import urllib.request as u; u.urlopen('{}', timeout=5)\""

@@ -198,10 +198,7 @@ def test_docker_images_are_pinned_or_content_tagged(apps_dir: Path) -> None:
         assert len(tag) == 12 and tag != "latest"
     for image in inv.of_type("docker:index/image:Image"):
         assert image.inputs["skipPush"] is True
-        assert image.inputs["build"]["args"]["BASE_IMAGE"] in {
-            versions.IMAGES["flink"],
-            versions.PYTHON_BASE_IMAGE,
-        }
+        assert image.inputs["build"]["args"]["BASE_IMAGE"] == versions.PYTHON_BASE_IMAGE
     for c in inv.of_type(CONTAINER):
         assert not str(c.inputs["image"]).endswith(":latest")
 
