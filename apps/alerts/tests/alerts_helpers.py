@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from alerts import config as cfg_mod
-from alerts import submit as submit_mod
 from elasticsearch import Elasticsearch as EsClient
-from harness import artifacts
-from harness.flink import Flink
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+
+from alerts import config as cfg_mod
+from alerts import submit as submit_mod
+from harness import artifacts
+from harness.flink import Flink
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 JOB_PY = SRC / "alerts" / "job.py"

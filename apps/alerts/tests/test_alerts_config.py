@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from alerts.config import SETTINGS, ConfigError, Rules, load
 
 

@@ -6,7 +6,10 @@ import time
 from collections import Counter
 
 import pytest
+
 import scenario
+from alerts.config import load
+from alerts.submit import SubmitError, submit, wait_for_cluster
 from alerts_helpers import (
     consume_all,
     es_docs,
@@ -32,6 +35,9 @@ def test_scenario_gives_exactly_the_expected_outputs(
     produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.phase1())
     job_id = start_job(flink, settings)
     try:
+        # The submitter is idempotent: a job of the same name is running, so it does nothing.
+        again, submitted = submit(load(settings), dict(settings), flink="/nonexistent/flink")
+        assert (again, submitted) == (job_id, False)
         expected = {a["alert_id"]: a for a in scenario.EXPECTED_ALERTS}
         want_aggs = scenario.expected_aggregates()
 
@@ -90,3 +96,8 @@ def test_scenario_gives_exactly_the_expected_outputs(
         assert all(v["watermark_ms"] > v["ts"] + 5_000 for _, v in late)
     finally:
         flink.cancel(job_id)
+
+
+def test_submitter_gives_up_after_its_bounded_wait_naming_the_url() -> None:
+    with pytest.raises(SubmitError, match=r"Flink at http://127.0.0.1:9 was not ready after 1 s"):
+        wait_for_cluster("http://127.0.0.1:9", timeout_s=1, poll_s=0.2)
