@@ -1,7 +1,7 @@
 """The replace step of the alerts submitter: which jobs it cancels, and that it runs alone.
 
-Against a real Flink it is exercised by ``flink_replace_live.py`` (needs PyFlink, so it runs
-in the apps' virtualenv: ``.venv/bin/pytest tests/infra/flink_replace_live.py``).
+Against a real Flink it is exercised by ``flink_live.py`` (needs PyFlink, so it runs
+in the apps' virtualenv: ``.venv/bin/pytest tests/infra/flink_live.py``).
 """
 
 from __future__ import annotations

@@ -8,12 +8,16 @@ test_*.py and the infra virtualenv does not collect it; run it in the apps' virt
 
 from __future__ import annotations
 
+import os
+import shutil
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
+from iotstack.config import StackConfig
 from iotstack.ops import flink_jobs  # infra/ is on the root pytest pythonpath
+from iotstack.services import describe
 
 pytestmark = pytest.mark.services
 
@@ -47,3 +51,25 @@ def test_running_job_of_the_name_is_cancelled_and_others_kept(flink, tmp_path: P
     finally:
         flink.cancel(target)
         flink.cancel(keep)
+
+
+def test_flink_properties_override_the_distribution_config(tmp_path: Path) -> None:
+    """The alerts image appends FLINK_PROPERTIES to the wheel's nested config.yaml."""
+    import pyflink
+    from pyflink.java_gateway import get_gateway
+
+    home = Path(os.path.dirname(pyflink.__file__))
+    shutil.copy(home / "conf" / "config.yaml", tmp_path / "config.yaml")
+    props = str(describe(StackConfig()).services["jobmanager"].env["FLINK_PROPERTIES"])
+    with (tmp_path / "config.yaml").open("a") as conf:
+        conf.write(f"\n{props}\n")
+    jvm = get_gateway().jvm
+    loaded = jvm.org.apache.flink.configuration.GlobalConfiguration.loadConfiguration(
+        str(tmp_path)
+    ).toMap()
+    assert loaded.get("jobmanager.rpc.address") == "jobmanager"  # not the file's localhost
+    assert loaded.get("rest.address") == "jobmanager"
+    assert loaded.get("rest.bind-address") == "0.0.0.0"
+    assert loaded.get("jobmanager.memory.process.size") == "691m"
+    assert loaded.get("taskmanager.memory.process.size") == "921m"
+    assert loaded.get("taskmanager.numberOfTaskSlots") == "2"
