@@ -3,7 +3,7 @@
 Needs PyFlink (the harness's Flink comes from the apache-flink wheel), so it is not named
 test_*.py and the infra virtualenv does not collect it; run it in the apps' virtualenv:
 
-    .venv/bin/pytest tests/infra/flink_replace_live.py
+    .venv/bin/pytest tests/infra/flink_live.py
 """
 
 from __future__ import annotations
