@@ -1,4 +1,4 @@
-"""The replace step against the harness's real Flink session cluster.
+"""Infra's Flink pieces against real Flink: the replace step and the FLINK_PROPERTIES.
 
 Needs PyFlink (the harness's Flink comes from the apache-flink wheel), so it is not named
 test_*.py and the infra virtualenv does not collect it; run it in the apps' virtualenv:
