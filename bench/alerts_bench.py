@@ -1,0 +1,210 @@
+"""Alerts benchmark: readings/s through the PyFlink job, event -> searchable alert latency,
+and the same threshold rule done by a plain kafka-python consumer writing to Elasticsearch.
+
+    /tmp/v-app/bin/python bench/alerts_bench.py                    # starts the harness stack
+    /tmp/v-app/bin/python bench/alerts_bench.py --readings 300000 --sensors 1000 --probes 40
+
+Throughput: a backlog of readings is produced first, then the consumer (the job, or the
+baseline) drains it; readings/s = backlog / drain time, measured from the first record seen
+(so job start-up is excluded; it is printed separately). Latency: with the consumer idle, a
+probe reading above the threshold is sent with ts = now, and the alert is polled for with
+a search (so it counts the sink flush and the index refresh); p50/p99 over the probes.
+Everything shares the machine's CPUs with Kafka, Elasticsearch and Flink. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "apps" / "alerts" / "src"), str(REPO / "apps" / "alerts" / "tests"),
+                str(REPO / "tests"), str(REPO / "infra")]
+
+from alerts_helpers import job_settings, prepare, start_job  # noqa: E402
+from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+
+HIGH = 80.0
+
+
+def produce_backlog(bootstrap: str, topic: str, readings: int, sensors: int) -> float:
+    """Send ``readings`` normal readings (1 s apart per sensor); return seconds taken."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
+                             batch_size=256 * 1024)
+    start, t0 = time.monotonic(), 1_700_000_000_000
+    for k in range(readings):
+        sensor, i = f"b-{k % sensors:05d}", k // sensors
+        value = json.dumps({"schema_version": 1, "sensor_id": sensor, "site": "plant-a",
+                            "ts": t0 + i * 1000, "temperature_c": 20.0 + (k % 7) * 0.1,
+                            "seq": i}).encode()
+        producer.send(topic, key=sensor.encode(), value=value)
+    producer.flush()
+    producer.close()
+    return time.monotonic() - start
+
+
+def probe_latencies(bootstrap: str, topic: str, es: Elasticsearch, index: str, probes: int,
+                    id_of: Any) -> list[float]:
+    """Send probe readings above the threshold; seconds until each alert is searchable."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=0)
+    out = []
+    for n in range(probes):
+        sensor = f"probe-{uuid.uuid4().hex[:8]}"
+        ts = int(time.time() * 1000)
+        sent = time.monotonic()
+        producer.send(topic, key=sensor.encode(), value=json.dumps({
+            "schema_version": 1, "sensor_id": sensor, "site": "plant-a", "ts": ts,
+            "temperature_c": 95.0, "seq": n}).encode())
+        producer.flush()
+        doc_id = id_of(sensor, ts)
+        deadline = sent + 30
+        while time.monotonic() < deadline:
+            hits = es.search(index=index, query={"ids": {"values": [doc_id]}})["hits"]["hits"]
+            if hits:
+                out.append(time.monotonic() - sent)
+                break
+            time.sleep(0.01)
+        time.sleep(0.2)
+    producer.close()
+    return out
+
+
+def flink_rules_input(flink_get: Any, job_id: str) -> int:
+    """Records that reached the Python rules operator (valid, on-time readings)."""
+    for vertex in flink_get(f"/jobs/{job_id}")["vertices"]:
+        if vertex["name"].startswith("alert rules"):
+            return int(vertex["metrics"]["read-records"])
+    return 0
+
+
+def bench_flink(stack: Any, readings: int, sensors: int, probes: int) -> dict[str, Any]:
+    """Throughput and latency of the PyFlink job with the default rules."""
+    flink, kafka, es_url = stack.flink(), stack.kafka(), stack.elasticsearch().url
+    settings = job_settings(kafka.bootstrap, es_url, flink.rest_url,
+                            CHECKPOINT_INTERVAL_MS="10000", STATE_TTL_S="600")
+    prepare(settings, partitions=2)
+    produced_s = produce_backlog(kafka.bootstrap, settings["READINGS_TOPIC"], readings, sensors)
+    submitted = time.monotonic()
+    job_id = start_job(flink, settings)
+    try:
+        first_at = first_n = None
+        while True:
+            n = flink_rules_input(flink.get, job_id)
+            now = time.monotonic()
+            if n and first_at is None:
+                first_at, first_n = now, n
+            if n >= readings:
+                break
+            if now - submitted > 900:
+                raise RuntimeError(f"the job processed only {n} of {readings} readings")
+            time.sleep(0.5)
+        drain = now - (first_at or now)
+        es = Elasticsearch(es_url)
+        lat = probe_latencies(kafka.bootstrap, settings["READINGS_TOPIC"], es,
+                              settings["ALERTS_INDEX"], probes,
+                              lambda s, ts: f"{s}:high_temperature:{ts}")
+        return {"name": "PyFlink job (default rules)", "produce_s": produced_s,
+                "startup_s": (first_at or now) - submitted,
+                "rate": (readings - (first_n or 0)) / drain if drain else float("nan"),
+                "lat": lat}
+    finally:
+        flink.cancel(job_id)
+
+
+def _baseline_worker(bootstrap: str, topic: str, es: Elasticsearch, index: str,
+                     stop: threading.Event, seen: list[int]) -> None:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             group_id=f"baseline-{uuid.uuid4().hex[:6]}",
+                             max_poll_records=5000, fetch_max_bytes=8 * 1024 * 1024)
+    while not stop.is_set():
+        batch = consumer.poll(timeout_ms=100)
+        actions = []
+        for records in batch.values():
+            for record in records:
+                seen[0] += 1
+                try:
+                    r = json.loads(record.value)
+                except ValueError:
+                    continue
+                if r["temperature_c"] > HIGH:  # the seed's rule: one alert per bad reading
+                    actions.append({"_index": index,
+                                    "_id": f"{r['sensor_id']}:high_temperature:{r['ts']}",
+                                    "_source": {**r, "rule": "high_temperature"}})
+        if actions:
+            helpers.bulk(es, actions)
+    consumer.close()
+
+
+def bench_baseline(stack: Any, readings: int, sensors: int, probes: int) -> dict[str, Any]:
+    """The same threshold rule in a plain kafka-python consumer with bulk writes to ES."""
+    kafka, es_url = stack.kafka(), stack.elasticsearch().url
+    settings = job_settings(kafka.bootstrap, es_url, "http://127.0.0.1:1")
+    prepare(settings, partitions=2)
+    produced_s = produce_backlog(kafka.bootstrap, settings["READINGS_TOPIC"], readings, sensors)
+    es = Elasticsearch(es_url)
+    stop, seen = threading.Event(), [0]
+    worker = threading.Thread(target=_baseline_worker, args=(
+        kafka.bootstrap, settings["READINGS_TOPIC"], es, settings["ALERTS_INDEX"], stop, seen))
+    started = time.monotonic()
+    worker.start()
+    first_at = first_n = None
+    while seen[0] < readings:
+        if seen[0] and first_at is None:
+            first_at, first_n = time.monotonic(), seen[0]
+        time.sleep(0.05)
+    drain = time.monotonic() - (first_at or started)
+    lat = probe_latencies(kafka.bootstrap, settings["READINGS_TOPIC"], es,
+                          settings["ALERTS_INDEX"], probes,
+                          lambda s, ts: f"{s}:high_temperature:{ts}")
+    stop.set()
+    worker.join()
+    return {"name": "kafka-python consumer -> ES (baseline)", "produce_s": produced_s,
+            "startup_s": (first_at or started) - started,
+            "rate": (readings - (first_n or 0)) / drain, "lat": lat}
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both benchmarks on one harness stack and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--sensors", type=int, default=1000)
+    parser.add_argument("--probes", type=int, default=30)
+    args = parser.parse_args(argv)
+    from harness.stack import Stack
+
+    stack = Stack()
+    try:
+        rows = [bench_baseline(stack, args.readings, args.sensors, args.probes),
+                bench_flink(stack, args.readings, args.sensors, args.probes)]
+    finally:
+        stack.stop()
+    print(f"\n{args.readings} readings, {args.sensors} sensors, {args.probes} latency probes, "
+          f"{os.cpu_count()} CPUs shared with Kafka, Elasticsearch and Flink\n")
+    print(f"| {'consumer':40} | readings/s | start-up s | latency p50 s | p99 s | probes |")
+    print(f"|{'-' * 42}|-----------:|-----------:|--------------:|------:|-------:|")
+    for row in rows:
+        lat = row["lat"]
+        print(f"| {row['name']:40} | {row['rate']:10,.0f} | {row['startup_s']:10.1f} | "
+              f"{statistics.median(lat) if lat else float('nan'):13.2f} | "
+              f"{_pct(lat, 0.99):5.2f} | {len(lat):6} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
