@@ -24,7 +24,7 @@ endif
 HARNESS := PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/infra $(CURDIR)/$(PY) -m harness
 PYTEST_FLAGS ?=
 
-.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean preflight
+.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean preflight kind-cluster
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,13 +58,16 @@ lint: setup $(GOBIN)/actionlint  ## ruff, mypy (harness, apps, infra) and action
 test-infra: setup  ## Pulumi program unit, config and contract tests (Pulumi engine mocked)
 	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q $(PYTEST_FLAGS)
 
-test-services: setup fetch  ## harness smoke tests and app tests against real services
-	$(VENV)/bin/pytest -q $(PYTEST_FLAGS)
+test-services: setup fetch  ## harness smoke tests, app tests and end-to-end against real services
+	$(VENV)/bin/pytest -q $(PYTEST_FLAGS) . tests/infra/flink_live.py
 
 test: lint test-infra test-services  ## everything CI runs
 
 services: setup fetch  ## run Kafka+ZooKeeper, Elasticsearch and Flink locally until Ctrl-C
 	$(HARNESS) up
+
+kind-cluster:  ## create the kind cluster the "kind" stack deploys to (UIs on 127.0.0.1)
+	kind get clusters | grep -qx iotstack || kind create cluster --config infra/kind/cluster.yaml
 
 preflight:
 	@$(PYTHON) infra/preflight.py --stack $(STACK)

@@ -73,7 +73,7 @@ def problems(stack: str) -> list[str]:
         )
     found += [p for p in (_docker_problem(), _pulumi_problem()) if p]
     if stack == "kind":
-        for tool in ("kind", "kubectl", "helm"):
+        for tool in ("kind", "kubectl"):
             if shutil.which(tool) is None:
                 found.append(f"{tool} not found: see README.md, 'The kind target'")
     else:
