@@ -50,7 +50,7 @@ fetch: setup  ## download and cache every Java artifact the harness runs
 
 lint: setup $(GOBIN)/actionlint  ## ruff, mypy (harness, apps, infra) and actionlint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy tests/harness tests/*.py bench --config-file pyproject.toml
+	$(VENV)/bin/mypy tests/harness tests/docker_e2e tests/*.py bench --config-file pyproject.toml
 	for app in $(APPS); do (cd apps/$$app && ../../$(VENV)/bin/mypy src tests); done
 	cd infra && venv/bin/mypy
 	$(GOBIN)/actionlint
