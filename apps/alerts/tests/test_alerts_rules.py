@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from alerts.config import Rules
@@ -11,7 +12,7 @@ RULES = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=30.0)
 NO_RATE = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=30.0)
 
 
-def run(values: list[float | None], rules: Rules = RULES, step: int = 5_000
+def run(values: Sequence[float | None], rules: Rules = RULES, step: int = 5_000
         ) -> list[dict[str, Any]]:
     """Feed one sensor's readings (None = no reading in that slot) and collect the events."""
     state, events = SensorState(), []

@@ -52,7 +52,7 @@ class Outputs:
     late: Table
 
 
-class RulesFunction(KeyedProcessFunction):  # type: ignore[misc]
+class RulesFunction(KeyedProcessFunction):
     """Keyed by sensor: runs :mod:`alerts.rules` with the state in Flink's keyed state."""
 
     def __init__(self, defaults: Rules, overrides: Mapping[str, Rules], ttl_s: int) -> None:
