@@ -34,3 +34,35 @@ def apply_index_templates(es_url: str, alerts_index: str, aggregates_index: str)
     for template, body in catalog.index_templates().items():
         index = names[template]
         put_template(es_url, f"{template}-{index}", dict(body, index_patterns=[index]))
+
+
+def flink_properties(rest_port: int) -> str:
+    """The description's FLINK_PROPERTIES with loopback addresses and a free REST port.
+
+    The containers share the host's network (to reach the harness on 127.0.0.1), so the
+    stack's ``jobmanager`` host name and fixed ports are replaced; everything else (memory,
+    slots, parallelism) stays as the description says.
+    """
+    props = dict(
+        line.split(": ", 1)
+        for line in describe(StackConfig())
+        .services["jobmanager"]
+        .resolved_env({})["FLINK_PROPERTIES"]
+        .splitlines()
+        if line.strip()
+    )
+    from harness.procs import free_port
+
+    props |= {
+        "jobmanager.rpc.address": "127.0.0.1",
+        "jobmanager.rpc.port": str(free_port()),
+        "jobmanager.bind-host": "127.0.0.1",
+        "taskmanager.bind-host": "127.0.0.1",
+        "taskmanager.host": "127.0.0.1",
+        "rest.address": "127.0.0.1",
+        "rest.bind-address": "127.0.0.1",
+        "rest.port": str(rest_port),
+        "blob.server.port": str(free_port()),
+        "taskmanager.rpc.port": str(free_port()),
+    }
+    return "\n".join(f"{k}: {v}" for k, v in props.items())

@@ -1,0 +1,284 @@
+"""The whole pipeline from the images users get, wired with the infra's environment.
+
+Flink (JobManager + TaskManager) runs from the alerts image, the job is submitted by the
+alerts image's one-shot submitter with the description's own command, the simulator image
+replays a scenario into Kafka, and the dashboard image serves what the job wrote. The
+expected alerts are computed independently by the pure rules (``alerts.rules``) from the
+scenario, then compared exactly with what is in Elasticsearch.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alerts import config as alerts_config
+from alerts import rules
+from elasticsearch import Elasticsearch as EsClient
+from harness.elasticsearch import Elasticsearch
+from harness.kafka import Kafka
+from harness.procs import free_port
+from kafka import KafkaConsumer
+
+from docker_e2e import engine
+from docker_e2e.wiring import app_env, apply_index_templates, flink_properties
+
+pytestmark = pytest.mark.services
+
+T0 = 1_700_000_040_000  # a minute boundary
+STEP_MS = 5_000
+STEPS = 36  # three minutes of event time per sensor
+
+
+def _temperature(sensor: str, i: int) -> float:
+    if sensor == "e2e-hot":  # crosses 80 °C at i=6, back to normal at i=12
+        return 20.0 if i < 6 else 90.0 if i < 12 else 50.0
+    if sensor == "e2e-cold":  # below -10 °C from i=10 to 15
+        return 5.0 if i < 10 else -20.0 if i < 16 else 5.0
+    return 21.0 + (i % 2) * 0.5  # e2e-normal: no alert
+
+
+SENSORS = ("e2e-hot", "e2e-cold", "e2e-normal")
+
+
+def _scenario() -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    for i in range(STEPS):
+        for sensor in SENSORS:
+            lines.append(
+                {
+                    "sensor_id": sensor,
+                    "site": "plant-e2e",
+                    "ts": T0 + i * STEP_MS,
+                    "temperature_c": _temperature(sensor, i),
+                }
+            )
+    lines.append({"raw": "{broken json", "key": "e2e-hot"})
+    return lines
+
+
+def _expected_alerts(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Final state of every alert, by the pure rules with the job's own settings."""
+    cfg = alerts_config.load(env)
+    states = {s: rules.SensorState() for s in SENSORS}
+    final: dict[str, dict[str, Any]] = {}
+    seqs = dict.fromkeys(SENSORS, 0)
+    for line in _scenario():
+        if "raw" in line:
+            continue
+        sensor = line["sensor_id"]
+        reading = rules.Reading(
+            sensor, line["site"], line["ts"], line["temperature_c"], seqs[sensor]
+        )
+        seqs[sensor] += 1
+        for event in rules.on_reading(states[sensor], reading, cfg.rules_for(sensor)):
+            final[event["alert_id"]] = event
+    return final
+
+
+def _wait(what: str, check: Any, timeout: float, logs: Any = None) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except OSError as err:
+            last = err
+        time.sleep(1.0)
+    raise AssertionError(
+        f"{what} not reached in {timeout:.0f} s (last: {last})\n" + (logs() if logs else "")
+    )
+
+
+class _LiveStream:
+    """Reads a Server-Sent Events stream in the background, like an open browser tab."""
+
+    def __init__(self, url: str) -> None:
+        self._chunks: list[str] = []
+        self._resp = urllib.request.urlopen(url, timeout=300)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self._resp:
+                self._chunks.append(line.decode())
+        except OSError:
+            pass
+
+    def text(self) -> str:
+        return "".join(self._chunks)
+
+
+def _json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.load(resp)
+
+
+def test_pipeline_from_the_images(
+    app_images: engine.AppImages,
+    containers: engine.Containers,
+    kafka: Kafka,
+    elasticsearch: Elasticsearch,
+    tmp_path: Path,
+) -> None:
+    sfx = uuid.uuid4().hex[:6]
+    rest_port = free_port()
+    rest_url = f"http://127.0.0.1:{rest_port}"
+    names = {
+        "READINGS_TOPIC": f"e2e-readings-{sfx}",
+        "ALERTS_TOPIC": f"e2e-alerts-{sfx}",
+        "ALERTS_INDEX": f"e2e-alerts-{sfx}",
+        "AGGREGATES_INDEX": f"e2e-aggs-{sfx}",
+    }
+    addresses = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "ELASTICSEARCH_URL": elasticsearch.url}
+    alerts_env = app_env(
+        "alerts-submit",
+        **addresses,
+        **names,
+        FLINK_REST_URL=rest_url,
+        DEAD_LETTER_TOPIC=f"e2e-dlq-{sfx}",
+        LATE_TOPIC=f"e2e-late-{sfx}",
+        JOB_NAME=f"iot-alerts-e2e-{sfx}",
+        KAFKA_GROUP_ID=f"alerts-e2e-{sfx}",
+    )
+    apply_index_templates(elasticsearch.url, names["ALERTS_INDEX"], names["AGGREGATES_INDEX"])
+
+    # Flink from the alerts image: the description's properties with loopback addresses.
+    props = flink_properties(rest_port)
+    image = app_images["alerts"].tag
+    jm = containers.run(
+        "jobmanager",
+        image,
+        app_env("jobmanager", FLINK_PROPERTIES=props),
+        args=engine.service_command("jobmanager"),
+    )
+    tm = containers.run(
+        "taskmanager",
+        image,
+        app_env("taskmanager", FLINK_PROPERTIES=props),
+        args=engine.service_command("taskmanager"),
+    )
+    _wait(
+        "a TaskManager registered",
+        lambda: _json(f"{rest_url}/overview").get("slots-total", 0) > 0,
+        180,
+        lambda: containers.logs(jm)[-3000:] + containers.logs(tm)[-3000:],
+    )
+
+    submit = containers.run(
+        "alerts-submit", image, alerts_env, args=engine.service_command("alerts-submit")
+    )
+    assert containers.wait(submit, timeout=400) == 0, containers.logs(submit)[-5000:]
+    jobs = _wait(
+        "the alerts job RUNNING",
+        lambda: [
+            j
+            for j in _json(f"{rest_url}/jobs/overview")["jobs"]
+            if j["name"] == alerts_env["JOB_NAME"] and j["state"] == "RUNNING"
+        ],
+        120,
+    )
+    assert len(jobs) == 1
+
+    port = free_port()
+    dashboard = containers.run(
+        "dashboard",
+        app_images["dashboard"].tag,
+        app_env(
+            "dashboard",
+            **addresses,
+            ALERTS_TOPIC=names["ALERTS_TOPIC"],
+            ALERTS_INDEX=names["ALERTS_INDEX"],
+            AGGREGATES_INDEX=names["AGGREGATES_INDEX"],
+            DASHBOARD_BIND=f"127.0.0.1:{port}",
+        ),
+    )
+
+    base = f"http://127.0.0.1:{port}"
+    _wait(
+        "the dashboard healthy",
+        lambda: _json(f"{base}/healthz")["status"] == "ok",
+        90,
+        lambda: containers.logs(dashboard)[-3000:],
+    )
+    live = _LiveStream(f"{base}/stream/alerts")  # open, as a user's browser would be
+
+    tmp_path.chmod(0o755)
+    scenario = tmp_path / "scenario.jsonl"
+    scenario.write_text("".join(json.dumps(line) + "\n" for line in _scenario()))
+    scenario.chmod(0o644)
+    sim = containers.run(
+        "simulator",
+        app_images["simulator"].tag,
+        app_env(
+            "simulator",
+            KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
+            READINGS_TOPIC=names["READINGS_TOPIC"],
+            SIMULATOR_SCENARIO="/in/scenario.jsonl",
+            SIMULATOR_REALTIME="false",
+        ),
+        volumes=(f"{tmp_path}:/in:ro",),
+    )
+    assert containers.wait(sim, timeout=180) == 0, containers.logs(sim)
+
+    expected = _expected_alerts(alerts_env)
+    assert {a["rule"] for a in expected.values()} >= {"high_temperature", "low_temperature"}
+    es = EsClient(elasticsearch.url)
+
+    def stored() -> dict[str, dict[str, Any]] | None:
+        if not es.indices.exists(index=names["ALERTS_INDEX"]):
+            return None
+        es.indices.refresh(index=names["ALERTS_INDEX"])
+        hits = es.search(index=names["ALERTS_INDEX"], size=100)["hits"]["hits"]
+        docs = {h["_id"]: h["_source"] for h in hits}
+        done = set(docs) == set(expected) and all(
+            docs[k]["status"] == v["status"] for k, v in expected.items()
+        )
+        return docs if done else None
+
+    docs = _wait(
+        "the expected alerts in Elasticsearch", stored, 240, lambda: containers.logs(tm)[-4000:]
+    )
+    for alert_id, want in expected.items():
+        got = docs[alert_id]
+        for field in (
+            "sensor_id",
+            "site",
+            "rule",
+            "severity",
+            "status",
+            "started_at",
+            "resolved_at",
+            "threshold",
+        ):
+            assert got[field] == want[field], (alert_id, field, got[field], want[field])
+
+    dlq = KafkaConsumer(
+        alerts_env["DEAD_LETTER_TOPIC"],
+        bootstrap_servers=kafka.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=15_000,
+    )
+    dead = [json.loads(m.value) for m in dlq]
+    dlq.close()
+    assert [d["payload"] for d in dead] == ["{broken json"]
+    assert dead[0]["reason"]
+
+    listed = _json(f"{base}/api/alerts?status=any&size=100")
+    assert {a["alert_id"] for a in listed["alerts"]} == set(expected)
+
+    _wait(
+        "every alert on the open live stream",
+        lambda: all(k in live.text() for k in expected),
+        45,
+        lambda: live.text()[-3000:],
+    )
+    assert _json(f"{rest_url}/jobs/{jobs[0]['jid']}")["state"] == "RUNNING"
