@@ -131,11 +131,14 @@ PROFILES: dict[str, dict[str, int]] = {
     "laptop": {
         "zookeeper": 256,
         "kafka": 640,
-        "elasticsearch": 1536,
-        "kibana": 1024,
+        "elasticsearch": 1280,
+        "kibana": 896,
         "jobmanager": 768,
-        "taskmanager": 1024,
-        "alerts-submit": 512,
+        # Flink refuses a TaskManager process under ~1.1 GiB (metaspace, JVM overhead,
+        # framework, managed and network memory); 1536 MiB also leaves the Python worker
+        # managed memory (seen failing at 1024 MiB in tests/docker_e2e).
+        "taskmanager": 1536,
+        "alerts-submit": 384,
         "simulator": 128,
         "dashboard": 256,
     },

@@ -13,6 +13,7 @@ import pulumi
 import pytest
 from iotstack import versions
 from iotstack.config import StackConfig
+from iotstack.services import PROFILES
 from stackrun import Inventory, run
 
 COMBOS = [("docker", "zookeeper"), ("docker", "kraft"), ("kind", "zookeeper"), ("kind", "kraft")]
@@ -209,9 +210,9 @@ def test_docker_memory_limits_follow_the_profile(apps_dir: Path) -> None:
         limits = {c.name: c.inputs["memory"] for c in inv.of_type(CONTAINER)}
         if budget is not None:
             assert sum(limits.values()) <= budget
-            assert limits["elasticsearch"] == 1536
-        else:
-            assert limits["elasticsearch"] == 3072
+        for name, limit in limits.items():
+            service = next(k for k in PROFILES[profile] if name.endswith(k))
+            assert limit == PROFILES[profile][service], (profile, name)
 
 
 def _depends_types(inv: Inventory, rec: Any) -> set[str]:
