@@ -108,15 +108,15 @@ def reading(sensor: str, ts: int, temp: float, seq: int, site: str = "plant-a") 
                        "temperature_c": temp, "seq": seq}).encode()
 
 
-def produce(bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]]
-            ) -> int:
-    """Send (key, value) messages in order (acks=all, idempotent order per key)."""
+def produce(bootstrap: str, topic: str, messages: Iterable[tuple[Any, ...]]) -> int:
+    """Send (key, value[, partition]) messages in order (acks=all, one in flight)."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                              max_in_flight_requests_per_connection=1)
     count = 0
     try:
-        for key, value in messages:
-            producer.send(topic, key=key, value=value)
+        for key, value, *partition in messages:
+            producer.send(topic, key=key, value=value,
+                          partition=partition[0] if partition else None)
             count += 1
     finally:
         producer.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 
@@ -33,6 +34,7 @@ def test_scenario_gives_exactly_the_expected_outputs(
                             **scenario.RULE_SETTINGS)
     prepare(settings)
     produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.phase1())
+    produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.clocks(3))
     job_id = start_job(flink, settings)
     try:
         # The submitter is idempotent: a job of the same name is running, so it does nothing.
@@ -50,6 +52,8 @@ def test_scenario_gives_exactly_the_expected_outputs(
         def aggregates_done() -> dict[str, dict[str, object]] | None:
             docs = es_docs(elasticsearch.url, settings["AGGREGATES_INDEX"])
             counts = {k: v["count"] for k, v in docs.items()}
+            if os.environ.get("ALERTS_DEBUG"):
+                print("AGG", sorted(counts.items()))
             return docs if counts == {k: v["count"] for k, v in want_aggs.items()} else None
 
         alerts = wait_until(alerts_done, 180, "every scenario alert resolved in Elasticsearch")

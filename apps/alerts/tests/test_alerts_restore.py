@@ -34,7 +34,7 @@ SENSORS = [f"r-{n:02d}" for n in range(10)]
 PER_SENSOR = 240  # one reading per second of event time: four minutes
 RATE = 60.0  # messages per second of wall time: ~40 s of input, spanning the restart
 SETTINGS = {"WATERMARK_OUT_OF_ORDERNESS_MS": "2000", "ALLOWED_LATENESS_MS": "5000",
-            "SOURCE_IDLE_TIMEOUT_MS": "1000", "CHECKPOINT_INTERVAL_MS": "2000",
+            "SOURCE_IDLE_TIMEOUT_MS": "5000", "CHECKPOINT_INTERVAL_MS": "2000",
             "SILENCE_SECONDS": "30"}
 
 
