@@ -184,11 +184,3 @@ class Containers:
         if self.names:
             docker("rm", "-f", "-v", *self.names, check=False)
         self.names.clear()
-
-
-def service_command(service: str) -> tuple[str, ...]:
-    """The command the infra description runs ``service`` with (arguments to the entrypoint)."""
-    from iotstack.config import StackConfig
-    from iotstack.services import describe
-
-    return tuple(describe(StackConfig()).services[service].command)

@@ -27,7 +27,7 @@ from harness.procs import free_port
 from kafka import KafkaConsumer
 
 from docker_e2e import engine
-from docker_e2e.wiring import app_env, apply_index_templates, flink_properties
+from docker_e2e.wiring import app_env, apply_index_templates, flink_properties, service_command
 
 pytestmark = pytest.mark.services
 
@@ -158,13 +158,13 @@ def test_pipeline_from_the_images(
         "jobmanager",
         image,
         app_env("jobmanager", FLINK_PROPERTIES=props),
-        args=engine.service_command("jobmanager"),
+        args=service_command("jobmanager"),
     )
     tm = containers.run(
         "taskmanager",
         image,
         app_env("taskmanager", FLINK_PROPERTIES=props),
-        args=engine.service_command("taskmanager"),
+        args=service_command("taskmanager"),
     )
     _wait(
         "a TaskManager registered",
@@ -174,7 +174,7 @@ def test_pipeline_from_the_images(
     )
 
     submit = containers.run(
-        "alerts-submit", image, alerts_env, args=engine.service_command("alerts-submit")
+        "alerts-submit", image, alerts_env, args=service_command("alerts-submit")
     )
     assert containers.wait(submit, timeout=400) == 0, containers.logs(submit)[-5000:]
     jobs = _wait(

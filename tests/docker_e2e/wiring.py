@@ -8,13 +8,19 @@ override must replace a key the description really has, so a rename in infra fai
 
 from __future__ import annotations
 
+from harness.procs import free_port
 from iotstack.config import StackConfig
-from iotstack.services import describe
+from iotstack.services import Service, describe
+
+
+def _service(name: str) -> Service:
+    """The stack's default description of one service."""
+    return describe(StackConfig()).services[name]
 
 
 def app_env(service: str, **overrides: str) -> dict[str, str]:
     """The description's environment for ``service`` with the named keys replaced."""
-    env = describe(StackConfig()).services[service].resolved_env({})
+    env = _service(service).resolved_env({})
     unknown = sorted(set(overrides) - set(env))
     if unknown:
         raise KeyError(f"{service} has no setting(s) {unknown} in the infra description")
@@ -43,16 +49,8 @@ def flink_properties(rest_port: int) -> str:
     stack's ``jobmanager`` host name and fixed ports are replaced; everything else (memory,
     slots, parallelism) stays as the description says.
     """
-    props = dict(
-        line.split(": ", 1)
-        for line in describe(StackConfig())
-        .services["jobmanager"]
-        .resolved_env({})["FLINK_PROPERTIES"]
-        .splitlines()
-        if line.strip()
-    )
-    from harness.procs import free_port
-
+    described = _service("jobmanager").resolved_env({})["FLINK_PROPERTIES"]
+    props = dict(line.split(": ", 1) for line in described.splitlines() if line.strip())
     props |= {
         "jobmanager.rpc.address": "127.0.0.1",
         "jobmanager.rpc.port": str(free_port()),
@@ -66,3 +64,8 @@ def flink_properties(rest_port: int) -> str:
         "taskmanager.rpc.port": str(free_port()),
     }
     return "\n".join(f"{k}: {v}" for k, v in props.items())
+
+
+def service_command(service: str) -> tuple[str, ...]:
+    """The command the description runs ``service`` with (arguments to the entrypoint)."""
+    return tuple(_service(service).command)
