@@ -29,6 +29,15 @@ class Elasticsearch:
         """Stop the node."""
         self.process.stop()
 
+    def start_again(self, timeout: float = READY_TIMEOUT_S) -> float:
+        """Start the stopped node again (same ports, same data); seconds until it is ready."""
+        self.process.start()
+        return self.process.wait_ready(lambda: cluster_ready(self.url), timeout)
+
+    def restart(self, timeout: float = READY_TIMEOUT_S) -> float:
+        """Stop the node and start it again on the same ports and data; seconds until ready."""
+        return self.process.restart(lambda: cluster_ready(self.url), timeout)
+
 
 def cluster_ready(url: str) -> bool:
     """True when the cluster health is yellow or green."""

@@ -60,6 +60,28 @@ class Kafka:
         for proc in self.processes:
             proc.stop()
 
+    @property
+    def broker(self) -> ManagedProcess:
+        """The broker process (ZooKeeper, if any, comes after it in ``processes``)."""
+        return self.processes[0]
+
+    def stop_broker(self) -> None:
+        """Stop only the broker (SIGTERM: a controlled shutdown); ZooKeeper keeps running."""
+        self.broker.stop()
+
+    def start_broker(self, timeout: float = READY_TIMEOUT_S) -> float:
+        """Start the stopped broker again on the same port and data directory; wait until ready.
+
+        Returns the seconds from start until it answered.
+        """
+        self.broker.start()
+        return self.broker.wait_ready(lambda: broker_ready(self.bootstrap), timeout)
+
+    def restart_broker(self, timeout: float = READY_TIMEOUT_S) -> float:
+        """Stop the broker and start it again (same port, same data); seconds until ready."""
+        self.stop_broker()
+        return self.start_broker(timeout)
+
 
 def _write_properties(path: Path, props: dict[str, str]) -> None:
     path.write_text("".join(f"{k}={v}\n" for k, v in props.items()))

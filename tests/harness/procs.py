@@ -62,7 +62,12 @@ class ManagedProcess:
         self.started_at = 0.0
 
     def start(self) -> ManagedProcess:
-        """Launch the process; output goes to the log file."""
+        """Launch the process; output goes to the log file.
+
+        Call it from a thread that outlives the server (the main thread): Linux sends the
+        parent-death signal when the *thread* that started the process exits, so a server
+        started from a pool thread is killed when the pool shuts down.
+        """
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -118,6 +123,15 @@ class ManagedProcess:
             if int(fields[2]) == self.proc.pid:  # field 5 of stat: process group id
                 total_pages += int(fields[21])  # field 24: resident set size in pages
         return total_pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def restart(self, probe: Callable[[], bool], timeout: float) -> float:
+        """Stop, start again with the same command (same ports, same data), wait for ``probe``.
+
+        Returns the seconds from the new start until the probe passed.
+        """
+        self.stop()
+        self.start()
+        return self.wait_ready(probe, timeout)
 
     def alive(self) -> bool:
         """True while the process runs."""
