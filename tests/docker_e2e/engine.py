@@ -4,16 +4,33 @@ No image can be pulled on the machines this project is built on, so the apps' Do
 are built with ``--build-arg BASE_IMAGE=`` a Debian bookworm image made by
 ``build_base_image.sh`` (debootstrap + ``docker import``). In CI a missing engine is a
 failure, never a skip.
+
+Clean-up: everything a run creates is labelled ``iotstack.run=<RUN_ID>`` (containers,
+networks, images it builds), and :func:`cleanup` (called at the end of the pytest session,
+also after a failure or an interrupt, and at interpreter exit) removes the labelled
+containers and networks, then the images THIS run built (never one that existed before it;
+``docker rmi`` without ``-f``, so an image another session still uses survives).
+
+Environment:
+
+* ``IOTSTACK_KEEP_IMAGES=1``: keep the images this run built (faster re-runs while you
+  develop; an unchanged app reuses its content-digest tag).
+* ``IOTSTACK_RUN_ID``: the run id used in the label (default: a fresh one per process), so a
+  wrapper can find, or clean, what one run left.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +40,36 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "iotstack-test/python-base:bookworm"
 APPS = ("simulator", "alerts", "dashboard")
 DAEMON_TIMEOUT_S = 60.0
+RUN_LABEL = "iotstack.run"
+RUN_ID = os.environ.get("IOTSTACK_RUN_ID") or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+KEEP_IMAGES_ENV = "IOTSTACK_KEEP_IMAGES"
+
+# Images this process built (not found already present), removed by cleanup().
+_BUILT: list[str] = []
+_BUILT_LOCK = threading.Lock()
+_CREATED = threading.Event()  # set once this process created anything labelled
+
+
+def run_label() -> str:
+    """The ``key=value`` label on everything this run creates."""
+    return f"{RUN_LABEL}={RUN_ID}"
+
+
+def built_images() -> list[str]:
+    """Tags of the images this run built so far (oldest first)."""
+    with _BUILT_LOCK:
+        return list(_BUILT)
+
+
+def _image_exists(tag: str) -> bool:
+    return docker("image", "inspect", tag, check=False).returncode == 0
+
+
+def _record_built(tag: str) -> None:
+    _CREATED.set()
+    with _BUILT_LOCK:
+        if tag not in _BUILT:
+            _BUILT.append(tag)
 
 
 class DockerUnavailable(RuntimeError):
@@ -72,12 +119,30 @@ def ensure_engine(log_dir: Path) -> ManagedProcess | None:
 
 def build_base_image() -> str:
     """Build (once) the local stand-in for the official Python image; return its tag."""
+    existed = _image_exists(BASE_IMAGE)
     subprocess.run(
         [str(Path(__file__).with_name("build_base_image.sh")), BASE_IMAGE],
         check=True,
         timeout=1200,
     )
+    if not existed:
+        _record_built(BASE_IMAGE)
     return BASE_IMAGE
+
+
+def build_image(context: Path, tag: str, build_args: dict[str, str] | None = None) -> bool:
+    """Build ``context`` as ``tag`` unless that tag exists; True if this call built it.
+
+    An image built here is labelled with the run and removed by :func:`cleanup`.
+    """
+    if _image_exists(tag):
+        return False
+    argv = ["build", "--label", run_label(), "-t", tag]
+    for key, value in (build_args or {}).items():
+        argv += ["--build-arg", f"{key}={value}"]
+    docker(*argv, str(context), timeout=1800)
+    _record_built(tag)
+    return True
 
 
 def context_digest(app: str) -> str:
@@ -105,16 +170,7 @@ def build_app(app: str, base_image: str) -> BuiltImage:
     """Build apps/<app>/Dockerfile with the local base image; reuse an identical build."""
     tag = f"iotstack-test/{app}:{context_digest(app)}"
     started = time.monotonic()
-    if docker("image", "inspect", tag, check=False).returncode != 0:
-        docker(
-            "build",
-            "--build-arg",
-            f"BASE_IMAGE={base_image}",
-            "-t",
-            tag,
-            str(ROOT / "apps" / app),
-            timeout=1800,
-        )
+    build_image(ROOT / "apps" / app, tag, {"BASE_IMAGE": base_image})
     build_s = time.monotonic() - started
     info = json.loads(docker("image", "inspect", tag).stdout)[0]
     return BuiltImage(app, tag, build_s, info["Size"] / 1e6, info["Config"].get("User", ""))
@@ -126,13 +182,17 @@ class AppImages:
     def __init__(self) -> None:
         self._base: str | None = None
         self._built: dict[str, BuiltImage] = {}
+        self._lock = threading.Lock()
 
     def __getitem__(self, app: str) -> BuiltImage:
-        if app not in self._built:
-            if self._base is None:
-                self._base = build_base_image()
-            self._built[app] = build_app(app, self._base)
-        return self._built[app]
+        with self._lock:  # tests build images from threads; one build of each at a time
+            known = self._built.get(app)
+            # Another session's clean-up may have removed an image it built and we reused.
+            if known is None or not _image_exists(known.tag):
+                if self._base is None or not _image_exists(self._base):
+                    self._base = build_base_image()
+                self._built[app] = build_app(app, self._base)
+            return self._built[app]
 
 
 class Containers:
@@ -154,13 +214,14 @@ class Containers:
     ) -> str:
         """Start a detached container; return its full name."""
         full = f"{self.prefix}-{name}"
-        argv = ["run", "-d", "--name", full, "--network", "host"]
+        argv = ["run", "-d", "--name", full, "--label", run_label(), "--network", "host"]
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         for volume in volumes:
             argv += ["-v", volume]
         if entrypoint is not None:
             argv += ["--entrypoint", entrypoint]
+        _CREATED.set()
         docker(*argv, image, *args)
         self.names.append(full)
         return full
@@ -184,3 +245,59 @@ class Containers:
         if self.names:
             docker("rm", "-f", "-v", *self.names, check=False)
         self.names.clear()
+
+
+def create_network(name: str) -> str:
+    """A bridge network labelled with this run (removed by :func:`cleanup`); returns its name."""
+    _CREATED.set()
+    docker("network", "create", "--label", run_label(), name)
+    return name
+
+
+def labelled(kind: str, run_id: str = RUN_ID) -> list[str]:
+    """Ids of the containers (``kind="container"``) or networks (``"network"``) of a run."""
+    listing = ("ps", "-a", "-q") if kind == "container" else ("network", "ls", "-q")
+    done = docker(*listing, "--filter", f"label={RUN_LABEL}={run_id}", check=False, timeout=60)
+    return done.stdout.split()
+
+
+def cleanup(keep_images: bool | None = None) -> list[str]:
+    """Remove this run's containers, networks and (unless kept) built images.
+
+    Safe to call more than once; returns what could not be removed (one line each).
+    """
+    if keep_images is None:
+        keep_images = os.environ.get(KEEP_IMAGES_ENV, "") not in ("", "0", "false")
+    problems: list[str] = []
+    try:
+        containers = labelled("container")
+        if containers:
+            done = docker("rm", "-f", "-v", *containers, check=False, timeout=120)
+            if done.returncode != 0:
+                problems.append(f"containers: {done.stderr.strip()}")
+        networks = labelled("network")
+        if networks:
+            done = docker("network", "rm", *networks, check=False, timeout=60)
+            if done.returncode != 0:
+                problems.append(f"networks: {done.stderr.strip()}")
+        if not keep_images:
+            with _BUILT_LOCK:
+                tags = list(reversed(_BUILT))  # apps before the base image they build on
+                _BUILT.clear()
+            for tag in tags:
+                # No -f: an image another session's container uses stays (and is reported).
+                done = docker("rmi", tag, check=False, timeout=120)
+                if done.returncode != 0 and "No such image" not in done.stderr:
+                    problems.append(f"image {tag}: {done.stderr.strip()}")
+    except (FileNotFoundError, subprocess.TimeoutExpired) as err:
+        problems.append(f"docker: {err}")
+    return problems
+
+
+@atexit.register
+def _cleanup_at_exit() -> None:
+    # A process that ends without its fixtures' teardown (sys.exit, a SIGTERM turned into an
+    # exit, a script such as the benchmark) still removes what it created.
+    if _CREATED.is_set():
+        with contextlib.suppress(Exception):  # at exit there is no one left to report to
+            cleanup()
