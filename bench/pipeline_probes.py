@@ -1,0 +1,203 @@
+"""Measuring helpers for bench/pipeline_bench.py: lag, latency probes, memory, trends."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
+    """GET (or POST ``body`` as JSON to) ``url`` and decode the JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+class EndOffsets:
+    """The total number of messages ever written to a topic (sum of its end offsets)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        parts = self._consumer.partitions_for_topic(topic) or set()
+        self._parts = [TopicPartition(topic, p) for p in sorted(parts)]
+
+    def total(self) -> int:
+        """Sum of the end offsets now."""
+        return sum(self._consumer.end_offsets(self._parts).values())
+
+    def close(self) -> None:
+        """Close the consumer."""
+        self._consumer.close()
+
+
+class JobLag:
+    """The alerts job's backlog, from Flink's REST metrics.
+
+    Two parts: ``pending`` is the Kafka lag, the larger ``pendingRecords`` of the job's two
+    Kafka sources (the topic is read once for the SQL outputs, once for the rules);
+    ``in_flight`` is what left one task and has not yet entered the next (the sum over the
+    job's edges of upstream ``write-records`` minus downstream ``read-records``), i.e. records
+    queued in Flink's network buffers, where a backlog also waits once the Python rules are
+    the bottleneck and backpressure holds the sources.
+    """
+
+    def __init__(self, rest_url: str, job_id: str) -> None:
+        self.rest_url = rest_url
+        self.job_id = job_id
+        self._sources: dict[str, str] = {}  # vertex id -> metric id of pendingRecords
+        self._names: list[str] = []
+
+    def _find_metrics(self) -> None:
+        for vertex in http_json(f"{self.rest_url}/jobs/{self.job_id}")["vertices"]:
+            if not vertex["name"].startswith("Source"):
+                continue
+            url = f"{self.rest_url}/jobs/{self.job_id}/vertices/{vertex['id']}/subtasks/metrics"
+            for metric in http_json(url):
+                if metric["id"].endswith("pendingRecords"):
+                    self._sources[vertex["id"]] = metric["id"]
+
+    def pending(self) -> int | None:
+        """The slower source's pending records; None until the sources report them."""
+        if not self._sources:
+            self._find_metrics()
+        values = []
+        for vid, metric in self._sources.items():
+            url = (
+                f"{self.rest_url}/jobs/{self.job_id}/vertices/{vid}/subtasks/metrics?"
+                + urllib.parse.urlencode({"get": metric, "agg": "sum"})
+            )
+            got = http_json(url)
+            if got and "sum" in got[0]:
+                values.append(int(float(got[0]["sum"])))
+        return max(values) if values else None
+
+    def in_flight(self) -> int:
+        """Records between the job's tasks: written upstream, not yet read downstream."""
+        job = http_json(f"{self.rest_url}/jobs/{self.job_id}")
+        self._names = [v["name"][:50] for v in job["vertices"]]
+        metrics = {v["id"]: v["metrics"] for v in job["vertices"]}
+        total = 0
+        for node in job["plan"]["nodes"]:
+            inputs = node.get("inputs", [])
+            if inputs:
+                written = sum(int(metrics[i["id"]]["write-records"]) for i in inputs)
+                total += max(0, written - int(metrics[node["id"]]["read-records"]))
+        return total
+
+    def backlog(self) -> tuple[int, int]:
+        """(Kafka lag of the slower source, records in flight inside the job)."""
+        return self.pending() or 0, self.in_flight()
+
+    def describe(self) -> str:
+        """The vertices and the metrics used, for the log."""
+        return f"vertices: {self._names}; lag metrics: {sorted(set(self._sources.values()))}"
+
+
+def slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x (0 with fewer than two distinct x)."""
+    if len(points) < 2:
+        return 0.0
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class SseWatch:
+    """Reads the dashboard's SSE stream in the background; records when each alert_id shows."""
+
+    def __init__(self, url: str) -> None:
+        self.seen: dict[str, float] = {}
+        self._resp = urllib.request.urlopen(url, timeout=600)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        event = ""
+        try:
+            for raw in self._resp:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "alert":
+                    try:
+                        alert_id = json.loads(line[5:])["alert_id"]
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    self.seen.setdefault(alert_id, time.time())
+                elif not line:
+                    event = ""
+        except (OSError, ValueError, AttributeError):
+            pass  # closed (from another thread) at the end of the run
+
+    def close(self) -> None:
+        """Stop reading."""
+        self._resp.close()
+
+
+def searchable(es_url: str, index: str, doc_id: str) -> bool:
+    """True when a search (not a realtime get) finds the document."""
+    try:
+        got = http_json(
+            f"{es_url}/{index}/_search", {"query": {"ids": {"values": [doc_id]}}, "size": 1}
+        )
+    except OSError:
+        return False  # the index is created by the first write
+    return bool(got["hits"]["hits"])
+
+
+@dataclass
+class Memory:
+    """Peak resident memory per component (MiB) and the peak of their simultaneous total."""
+
+    peak: dict[str, float] = field(default_factory=dict)
+    peak_total: float = 0.0
+
+    def add(self, sample: dict[str, float]) -> None:
+        """Fold one simultaneous sample in."""
+        for name, mb in sample.items():
+            self.peak[name] = max(self.peak.get(name, 0.0), mb)
+        self.peak_total = max(self.peak_total, sum(sample.values()))
+
+
+def _rss_of(pids: list[int]) -> float:
+    pages = 0
+    for pid in pids:
+        try:
+            pages += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while we looked
+    return pages * PAGE_MB
+
+
+def container_rss_mb(name: str) -> float:
+    """Resident memory of every process in a container (as ``docker top`` lists them)."""
+    done = subprocess.run(
+        ["docker", "top", name, "-eo", "pid"], capture_output=True, text=True, timeout=30
+    )
+    if done.returncode != 0:
+        return 0.0  # the container is gone (a one-shot that finished)
+    pids = [int(tok) for tok in done.stdout.split()[1:] if tok.isdigit()]
+    return _rss_of(pids)
