@@ -157,6 +157,9 @@ def start(workdir: Path) -> Flink:
         "parallelism.default": 1,
         "state.checkpoints.dir": f"file://{workdir / 'checkpoints'}",
         "state.savepoints.dir": f"file://{workdir / 'savepoints'}",
+        # The REST API's metrics are refreshed every second (default 10 s): benchmarks and
+        # tests read progress from them.
+        "metrics.fetcher.update-interval": 1000,
         "python.executable": sys.executable,
         "python.client.executable": sys.executable,
         "env.java.opts.all": _java_opts(home),
