@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from alerts.config import Rules
-from alerts.rules import Reading, SensorState, on_reading, on_timer, timer_needed
+from alerts.rules import (
+    Reading,
+    SensorState,
+    expired,
+    expiry_timer,
+    on_reading,
+    on_timer,
+    timer_needed,
+)
 
 RULES = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=30.0)
 NO_RATE = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=30.0)
@@ -109,6 +117,33 @@ def test_a_gap_seen_before_the_timer_fired_gives_the_same_events() -> None:
     assert brief(events) == [("s:sensor_silent:55000", "sensor_silent", "open"),
                              ("s:sensor_silent:55000", "sensor_silent", "resolved")]
     assert events[1]["resolved_at"] == 100_000
+
+
+def test_a_silent_sensor_expires_ttl_after_its_last_reading() -> None:
+    # The job's only timers: the silence deadline, then (alert open) the expiry.
+    state = SensorState()
+    on_reading(state, Reading("s", "p", 1_000, 20.0, 0), RULES)
+    assert expiry_timer(state, 600_000) is None  # a silence timer is still to come
+    deadline = timer_needed(state, RULES)
+    assert deadline == 31_000 and not expired(state, 31_000, 600_000)
+    on_timer(state, "s", 31_000, RULES)
+    assert timer_needed(state, RULES) is None
+    assert expiry_timer(state, 600_000) == 601_000
+    assert not expired(state, 600_999, 600_000)
+    assert expired(state, 601_000, 600_000)
+
+
+def test_an_expiry_made_stale_by_a_new_reading_is_ignored() -> None:
+    state = SensorState()
+    on_reading(state, Reading("s", "p", 1_000, 20.0, 0), RULES)
+    on_timer(state, "s", timer_needed(state, RULES) or 0, RULES)
+    stale = expiry_timer(state, 600_000)
+    assert stale == 601_000
+    on_reading(state, Reading("s", "p", 500_000, 20.0, 1), RULES)  # back: silence resolved
+    new_deadline = timer_needed(state, RULES)
+    assert new_deadline == 530_000
+    assert not expired(state, stale, 600_000)  # the sensor's readings moved its expiry
+    assert not expired(state, new_deadline, 600_000)  # a silence deadline is never an expiry
 
 
 def test_per_sensor_rules_can_differ() -> None:

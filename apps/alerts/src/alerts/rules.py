@@ -163,6 +163,26 @@ def timer_needed(state: SensorState, rules: Rules) -> int | None:
     return state.timer_ts
 
 
+def expiry_timer(state: SensorState, ttl_ms: int) -> int | None:
+    """When to forget a sensor: ``ttl_ms`` of event time after its last reading.
+
+    None until the sensor's silence alert is open (no silence timer pending then), so every
+    sensor has exactly one timer at a time: a silence deadline, or this expiry.
+    """
+    if state.last_ts is None or state.timer_ts is not None or SILENT not in state.open:
+        return None
+    return state.last_ts + ttl_ms
+
+
+def expired(state: SensorState, timestamp: int, ttl_ms: int) -> bool:
+    """True if the timer at ``timestamp`` is an expiry the sensor's readings did not move."""
+    return (
+        timestamp != state.timer_ts
+        and state.last_ts is not None
+        and timestamp >= state.last_ts + ttl_ms
+    )
+
+
 def on_timer(
     state: SensorState, sensor_id: str, timestamp: int, rules: Rules
 ) -> list[dict[str, Any]]:
