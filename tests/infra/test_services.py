@@ -215,6 +215,9 @@ def test_index_templates_use_the_dashboards_mapping_files() -> None:
     assert templates["iotstack-aggregates"]["index_patterns"] == ["readings-1m"]
     props = templates["iotstack-alerts"]["template"]["mappings"]["properties"]
     assert props["started_at"] == {"type": "date", "format": "epoch_millis"}
+    # Alerts are few: a 200 ms refresh keeps event -> searchable under the 1 s goal (the
+    # default 1 s refresh alone is up to 1 s, and search-idle shards skip refreshes).
+    assert templates["iotstack-alerts"]["template"]["settings"]["refresh_interval"] == "200ms"
 
 
 def test_missing_mapping_file_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
