@@ -227,12 +227,25 @@ class Pipeline:
         assert self.partitions > 1, "the fault test wants several readings partitions"
 
     def start_taskmanager(self) -> None:
-        """A TaskManager container from the alerts image (a new one after each kill)."""
+        """A TaskManager container from the alerts image (a new one after each kill).
+
+        A replacement gets its own RPC port: in the stack it would be a new container with
+        its own address, and the JobManager's RPC layer keeps the dead TaskManager's
+        address quarantined for a while (a replacement on the same host:port is ignored).
+        """
         self.tm_generation += 1
+        props = self.props
+        if self.tm_generation > 1:
+            props = "\n".join(
+                f"taskmanager.rpc.port: {free_port()}"
+                if line.startswith("taskmanager.rpc.port:")
+                else line
+                for line in props.splitlines()
+            )
         self.tm = self.containers.run(
             f"taskmanager-{self.tm_generation}",
             self.images["alerts"].tag,
-            app_env("taskmanager", FLINK_PROPERTIES=self.props),
+            app_env("taskmanager", FLINK_PROPERTIES=props),
             args=service_command("taskmanager"),
         )
 
