@@ -21,7 +21,8 @@ Method:
   ``pendingRecords`` of its Kafka sources (the slower of the two) plus the records queued
   between the job's tasks (pipeline_probes.JobLag). The backlog is "growing" when its
   least-squares slope over the last two thirds of the step exceeds --growth-tolerance x the
-  produced rate; the sweep stops at the first such rate. consumed/s = produced/s - slope.
+  produced rate and twice the slope's standard error, and the backlog at the end exceeds
+  one second of input; the sweep stops at the first such rate. consumed/s = produced/s - slope.
   Before each step the backlog of the previous one is left to drain (bounded).
 * Latency: at the highest sustained rate (else at --fallback-rate; the table says which),
   probe readings above the threshold for fresh sensors, one at a time, with ts = now. Event
@@ -319,7 +320,7 @@ def run_step(
     # The trend over the last two thirds: in the first third the job settles into the new
     # rate (network buffers fill to their working level), which is not a growing backlog.
     settled = samples[len(samples) // 3 :]
-    lag_slope = slope([(t - t0, float(sum(b))) for t, _, b in settled])
+    lag_slope, stderr = slope([(t - t0, float(sum(b))) for t, _, b in settled])
     return Step(
         rate=rate,
         simulators=max(1, math.ceil(rate / args.per_simulator)),
@@ -329,7 +330,10 @@ def run_step(
         lag_start=l0,
         lag_end=l1,
         lag_slope=lag_slope,
-        growing=lag_slope > args.growth_tolerance * max(produced, 1.0),
+        # Beyond noise: a trend steeper than the tolerance and than twice its standard error,
+        # and a backlog at the end of more than one second of input.
+        growing=lag_slope > max(args.growth_tolerance * produced, 2 * stderr)
+        and sum(l1) > produced,
         drained_s=drained,
         load=os.getloadavg()[0],
     )
@@ -431,7 +435,8 @@ def print_tables(steps: list[Step], latencies: list[Latency], pipe: Pipeline,
     sustained = [s.rate for s in steps if not s.growing]
     print(f"\n## Throughput ({args.step_seconds:.0f} s per step, backlog sampled every "
           f"{SAMPLE_S:.0f} s; growing = its slope over the last 2/3 of the step > "
-          f"{args.growth_tolerance:.0%} of produced/s; {os.cpu_count()} CPUs shared by all)\n")
+          f"{args.growth_tolerance:.0%} of produced/s and > 2 std errors, and > 1 s of input "
+          f"queued at the end; {os.cpu_count()} CPUs shared by all)\n")
     print("| target/s | simulators | produced/s | consumed/s | backlog start (kafka+flink) | "
           "backlog end (kafka+flink) | backlog slope/s | backlog | drain before s | load 1m |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -107,14 +108,18 @@ class JobLag:
         return f"vertices: {self._names}; lag metrics: {sorted(set(self._sources.values()))}"
 
 
-def slope(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of y over x (0 with fewer than two distinct x)."""
-    if len(points) < 2:
-        return 0.0
+def slope(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares slope of y over x and its standard error (0, inf if undetermined)."""
+    if len(points) < 3:
+        return 0.0, math.inf
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     den = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in points) / den if den else 0.0
+    if not den:
+        return 0.0, math.inf
+    b = sum((x - mx) * (y - my) for x, y in points) / den
+    residuals = sum((y - (my + b * (x - mx))) ** 2 for x, y in points)
+    return b, math.sqrt(residuals / (len(points) - 2) / den)
 
 
 def percentile(values: list[float], q: float) -> float:
