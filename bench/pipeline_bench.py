@@ -22,7 +22,9 @@ Method:
   between the job's tasks (pipeline_probes.JobLag). The backlog is "growing" when its
   least-squares slope over the last two thirds of the step exceeds --growth-tolerance x the
   produced rate and twice the slope's standard error, and the backlog at the end exceeds
-  one second of input; the sweep stops at the first such rate. consumed/s = produced/s - slope.
+  one second of input; the sweep stops at the first such rate. "into rules/s": records that
+  entered the Python rules task per second over the step (every valid on-time reading goes
+  there; it is the job's slow path).
   Before each step the backlog of the previous one is left to drain (bounded).
 * Latency: at the highest sustained rate (else at --fallback-rate; the table says which),
   probe readings above the threshold for fresh sensors, one at a time, with ts = now. Event
@@ -111,7 +113,7 @@ class Pipeline:
     """The running stack: services, containers and the names this run uses."""
 
     stack: Stack
-    images: engine.AppImages
+    images: dict[str, engine.BuiltImage]
     containers: engine.Containers
     names: dict[str, str]
     rest_url: str = ""
@@ -268,8 +270,8 @@ class Step:
     simulators: int
     seconds: float
     produced: float
-    consumed: float
-    lag_start: tuple[int, int]  # (Kafka lag, in flight inside the job)
+    consumed: float  # records into the Python rules per second
+    lag_max: tuple[int, int]  # (Kafka lag, in flight inside the job) at the largest
     lag_end: tuple[int, int]
     lag_slope: float
     growing: bool
@@ -303,6 +305,7 @@ def run_step(
         _wait("the simulators producing", lambda: offsets.total() > before, 90)
         time.sleep(WARMUP_S)
         samples: list[tuple[float, int, tuple[int, int]]] = []
+        rules_from = (time.monotonic(), lag.rules_read())
         started = time.monotonic()
         next_memory = started
         while time.monotonic() - started < seconds:
@@ -312,9 +315,10 @@ def run_step(
                 pipe.sample_memory()
                 next_memory = time.monotonic() + 10
             time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - now)))
+        rules_to = (time.monotonic(), lag.rules_read())
     finally:
         stop_simulators(pipe)
-    t0, n0, l0 = samples[0]
+    t0, n0, _ = samples[0]
     t1, n1, l1 = samples[-1]
     produced = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
     # The trend over the last two thirds: in the first third the job settles into the new
@@ -326,8 +330,8 @@ def run_step(
         simulators=max(1, math.ceil(rate / args.per_simulator)),
         seconds=t1 - t0,
         produced=produced,
-        consumed=produced - lag_slope,
-        lag_start=l0,
+        consumed=(rules_to[1] - rules_from[1]) / (rules_to[0] - rules_from[0]),
+        lag_max=max(samples, key=lambda sample: sum(sample[2]))[2],
         lag_end=l1,
         lag_slope=lag_slope,
         # Beyond noise: a trend steeper than the tolerance and than twice its standard error,
@@ -391,6 +395,15 @@ def probe_latency(pipe: Pipeline, lag: JobLag, rate: int, how: str, probes: int,
     return Latency(rate, how, to_es, to_sse, probes)
 
 
+def given_image(app: str, tag: str) -> engine.BuiltImage:
+    """An existing image named with --image, described like a built one."""
+    done = engine.docker("image", "inspect", tag, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"--image {app}={tag}: no such image (docker images lists them)")
+    info = json.loads(done.stdout)[0]
+    return engine.BuiltImage(app, tag, 0.0, info["Size"] / 1e6, info["Config"].get("User", ""))
+
+
 @dataclass
 class Build:
     """One image: its size, and (if measured) a clean build time."""
@@ -437,12 +450,12 @@ def print_tables(steps: list[Step], latencies: list[Latency], pipe: Pipeline,
           f"{SAMPLE_S:.0f} s; growing = its slope over the last 2/3 of the step > "
           f"{args.growth_tolerance:.0%} of produced/s and > 2 std errors, and > 1 s of input "
           f"queued at the end; {os.cpu_count()} CPUs shared by all)\n")
-    print("| target/s | simulators | produced/s | consumed/s | backlog start (kafka+flink) | "
+    print("| target/s | simulators | produced/s | into rules/s | backlog max (kafka+flink) | "
           "backlog end (kafka+flink) | backlog slope/s | backlog | drain before s | load 1m |")
     print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for s in steps:
         print(f"| {s.rate:,} | {s.simulators} | {s.produced:,.0f} | {s.consumed:,.0f} | "
-              f"{s.lag_start[0]:,}+{s.lag_start[1]:,} | {s.lag_end[0]:,}+{s.lag_end[1]:,} | "
+              f"{s.lag_max[0]:,}+{s.lag_max[1]:,} | {s.lag_end[0]:,}+{s.lag_end[1]:,} | "
               f"{s.lag_slope:+,.0f} | {'GROWING' if s.growing else 'steady'} | "
               f"{s.drained_s:.0f} | {s.load:.1f} |")
     best = max(sustained, default=0)
@@ -502,7 +515,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="probe at this rate when no step was sustained")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--probe-timeout", type=float, default=30.0)
+    parser.add_argument("--image", action="append", default=[], metavar="APP=TAG",
+                        help="run this existing image for APP instead of building apps/APP "
+                        "from the working tree (e.g. alerts=iotstack-test/alerts:abc123)")
     args = parser.parse_args(argv)
+    args.images = {}
+    for item in args.image:
+        app, _, tag = item.partition("=")
+        if app not in engine.APPS or not tag:
+            parser.error(f"--image {item!r}: expected APP=TAG with APP one of {engine.APPS}")
+        args.images[app] = tag
     if args.quick:
         args.rates, args.step_seconds, args.probes = "500,2000", 20.0, 5
         args.skip_build_times, args.drain_timeout = True, 60.0
@@ -524,8 +546,9 @@ def measure(pipe: Pipeline, args: argparse.Namespace) -> tuple[list[Step], list[
         for rate in args.rate_list:
             step = run_step(pipe, lag, offsets, rate, args.step_seconds, args)
             steps.append(step)
-            print(f"step {rate}/s: produced {step.produced:,.0f}/s, backlog {step.lag_start} -> "
-                  f"{step.lag_end}, slope {step.lag_slope:+,.0f}/s -> "
+            print(f"step {rate}/s: produced {step.produced:,.0f}/s, into rules "
+                  f"{step.consumed:,.0f}/s, backlog max {step.lag_max} end {step.lag_end}, "
+                  f"slope {step.lag_slope:+,.0f}/s -> "
                   f"{'growing' if step.growing else 'steady'}", file=sys.stderr)
             if step.growing:
                 break
@@ -557,11 +580,14 @@ def run(
         "KAFKA_GROUP_ID": f"alerts-bench-{sfx}",
     }
     stack = Stack()
-    pipe = Pipeline(stack, engine.AppImages(), engine.Containers(f"iotstack-bench-{sfx}"), names)
+    pipe = Pipeline(stack, {}, engine.Containers(f"iotstack-bench-{sfx}"), names)
     daemon = engine.ensure_engine(stack.run_dir)
     try:
         try:
-            images = [pipe.images[app] for app in engine.APPS]  # built, or reused if unchanged
+            built = engine.AppImages()  # built from the working tree, or reused if unchanged
+            given = {app: given_image(app, tag) for app, tag in args.images.items()}
+            pipe.images = {app: given[app] if app in given else built[app] for app in engine.APPS}
+            images = list(pipe.images.values())
             print("images: " + ", ".join(f"{i.tag} ({i.build_s:.0f} s)" for i in images),
                   file=sys.stderr)
             steps, latencies = measure(pipe, args)
@@ -593,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: everything started was removed", file=sys.stderr)
         return 130
+    except (RuntimeError, OSError, subprocess.SubprocessError) as err:  # ServiceError too
+        print(f"pipeline_bench: {err}\n(everything started was removed)", file=sys.stderr)
+        return 1
     print_tables(steps, latencies, pipe, builds, args)
     return 0
 

@@ -99,6 +99,13 @@ class JobLag:
                 total += max(0, written - int(metrics[node["id"]]["read-records"]))
         return total
 
+    def rules_read(self) -> int:
+        """Records that entered the task running the Python rules (the job's slow path)."""
+        for vertex in http_json(f"{self.rest_url}/jobs/{self.job_id}")["vertices"]:
+            if "rules" in vertex["name"]:
+                return int(vertex["metrics"]["read-records"])
+        return 0
+
     def backlog(self) -> tuple[int, int]:
         """(Kafka lag of the slower source, records in flight inside the job)."""
         return self.pending() or 0, self.in_flight()
