@@ -8,15 +8,17 @@ each a simulator run in rate mode (real-time pacing, its own sensor range, so ev
 ``(sensor_id, seq)`` is unique) with one fault in the middle of it:
 
 * Kafka's broker stopped and started again (same port, same data directory);
-* the TaskManager container killed (``docker kill``) and a new one started: the job must
-  come back from its last checkpoint;
+* the TaskManager container killed (``docker kill``) and a new one started (on its own RPC
+  port, as a new container would have its own address): the job must come back from its
+  last checkpoint;
 * Elasticsearch stopped for 30 s and started again (same port, same data directory);
 * 10,000 malformed messages of several kinds.
 
 After each phase one marker reading per partition (a "closer", far enough ahead in event
 time) moves the watermark past every minute of the phase, so the one-minute aggregates of
 every reading are emitted; the closers of the latest phase are the only readings still in an
-open minute. Then, once the outputs stopped moving, the accounting:
+open minute. Then, once the outputs reach the produced count (polled, bounded) and the alerts
+index and topic hold the same alert ids, the accounting (an overshoot fails too):
 
     produced (simulator acks + closers + malformed, = the topic's end offsets)
       == sum of aggregate ``count`` + dead letters + late readings + open closers
