@@ -10,6 +10,8 @@ ClassCastException on a JSON string, which would fail the job on one bad message
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 SCHEMA_VERSION = 1
 MAX_TS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; beyond it TIMESTAMP_LTZ overflows
 
@@ -31,39 +33,42 @@ def _q(name: str) -> str:
     return f"q_{name}"
 
 
+def _wrapped(payload: str, name: str) -> str:
+    return f"JSON_QUERY({payload}, '$.{name}' WITH CONDITIONAL ARRAY WRAPPER)"
+
+
 def wrapped_fields_sql(payload: str = "payload") -> str:
     """SELECT items reading each contract field once as wrapped JSON text."""
-    return ",\n  ".join(
-        f"JSON_QUERY({payload}, '$.{name}' WITH CONDITIONAL ARRAY WRAPPER) AS {_q(name)}"
-        for name, _, _ in FIELDS
-    )
+    return ",\n  ".join(f"{_wrapped(payload, name)} AS {_q(name)}" for name, _, _ in FIELDS)
 
 
-def _unwrap(name: str) -> str:
+def _unwrap(name: str, ref: Callable[[str], str] = _q) -> str:
     """The scalar inside ``[...]`` (strings keep their quotes)."""
-    return f"SUBSTRING({_q(name)} FROM 2 FOR CHAR_LENGTH({_q(name)}) - 2)"
+    return f"SUBSTRING({ref(name)} FROM 2 FOR CHAR_LENGTH({ref(name)}) - 2)"
 
 
-def reason_sql(payload: str = "payload") -> str:
-    """A CASE expression: the first thing wrong with the reading, or NULL if it is valid."""
+def reason_sql(payload: str = "payload", ref: Callable[[str], str] = _q) -> str:
+    """A CASE expression: the first thing wrong with the reading, or NULL if it is valid.
+
+    ``ref(name)`` is the wrapped JSON text of a field: by default the ``q_<name>`` column of
+    :func:`wrapped_fields_sql`; :func:`event_time_ms_sql` inlines the ``JSON_QUERY`` instead.
+    """
     whens = [
         f"WHEN {payload} IS NULL THEN 'empty message (null value)'",
         f"WHEN NOT ({payload} IS JSON OBJECT) THEN 'not a JSON object'",
     ]
     for name, regex, what in FIELDS:
-        whens.append(f"WHEN {_q(name)} IS NULL THEN 'missing field ''{name}'''")
+        whens.append(f"WHEN {ref(name)} IS NULL THEN 'missing field ''{name}'''")
         whens.append(
-            f"WHEN NOT REGEXP({_q(name)}, '{regex}') THEN 'field ''{name}'' is not {what}'"
+            f"WHEN NOT REGEXP({ref(name)}, '{regex}') THEN 'field ''{name}'' is not {what}'"
         )
     whens.append(
-        f"WHEN {_unwrap('schema_version')} <> '{SCHEMA_VERSION}' "
-        f"THEN CONCAT('unknown schema_version ', {_unwrap('schema_version')})"
+        f"WHEN {_unwrap('schema_version', ref)} <> '{SCHEMA_VERSION}' "
+        f"THEN CONCAT('unknown schema_version ', {_unwrap('schema_version', ref)})"
     )
-    whens.append(
-        f"WHEN CAST({_unwrap('ts')} AS BIGINT) < 0 OR CAST({_unwrap('ts')} AS BIGINT) > {MAX_TS}"
-        " THEN 'field ''ts'' is out of range'"
-    )
-    whens.append(f"WHEN CAST({_unwrap('seq')} AS BIGINT) < 0 THEN 'field ''seq'' is negative'")
+    ts = f"CAST({_unwrap('ts', ref)} AS BIGINT)"
+    whens.append(f"WHEN {ts} < 0 OR {ts} > {MAX_TS} THEN 'field ''ts'' is out of range'")
+    whens.append(f"WHEN CAST({_unwrap('seq', ref)} AS BIGINT) < 0 THEN 'field ''seq'' is negative'")
     return "CASE\n    " + "\n    ".join(whens) + "\n    ELSE CAST(NULL AS STRING) END"
 
 
@@ -81,12 +86,14 @@ def typed_fields_sql() -> str:
 
 
 def event_time_ms_sql(payload: str = "payload") -> str:
-    """The source's event-time column: the ``ts`` field if it is a sane integer, else 0.
+    """The source's event-time column: the ``ts`` of a valid reading, else 0.
 
-    0 never advances the watermark, so a malformed message cannot move event time.
+    0 never advances the watermark, so a message that goes to the dead-letter topic, for
+    whatever reason, cannot move event time (a far-future ``ts`` on an otherwise invalid
+    message would otherwise send every later reading to the late topic). The checks are
+    :func:`reason_sql`'s, with each field's ``JSON_QUERY`` inlined (a computed column
+    cannot see the other columns).
     """
-    raw = f"JSON_VALUE({payload}, '$.ts')"
-    return (
-        f"CASE WHEN REGEXP({raw}, '^[0-9]{{1,15}}$') AND CAST({raw} AS BIGINT) <= {MAX_TS} "
-        f"THEN CAST({raw} AS BIGINT) ELSE 0 END"
-    )
+    valid = reason_sql(payload, ref=lambda name: _wrapped(payload, name))
+    ts = f"CAST(JSON_VALUE({payload}, '$.ts') AS BIGINT)"
+    return f"CASE WHEN ({valid}) IS NULL THEN {ts} ELSE 0 END"
