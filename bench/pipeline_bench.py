@@ -121,6 +121,15 @@ class Pipeline:
     dashboard_url: str = ""
     simulators: list[str] = field(default_factory=list)
     memory: Memory = field(default_factory=Memory)
+    notes: list[str] = field(default_factory=list)
+
+    def save_logs(self) -> Path:
+        """Every container's output, kept in the harness's run directory."""
+        out = self.stack.run_dir / "containers"
+        out.mkdir(parents=True, exist_ok=True)
+        for name in self.containers.names:
+            (out / f"{name}.log").write_text(self.containers.logs(name))
+        return out
 
     @property
     def bootstrap(self) -> str:
@@ -271,12 +280,23 @@ class Step:
     seconds: float
     produced: float
     consumed: float  # records into the Python rules per second
+    restarts: int  # job restarts during the step
     lag_max: tuple[int, int]  # (Kafka lag, in flight inside the job) at the largest
     lag_end: tuple[int, int]
     lag_slope: float
     growing: bool
     drained_s: float
     load: float  # 1-minute load average at the end: other work on the machine skews the step
+
+    @property
+    def sustained(self) -> bool:
+        """The job kept up: no growing backlog and no restart."""
+        return not self.growing and not self.restarts
+
+    @property
+    def verdict(self) -> str:
+        """steady, GROWING or RESTARTED."""
+        return "RESTARTED" if self.restarts else "GROWING" if self.growing else "steady"
 
 
 def drain(lag: JobLag, limit: int, timeout: float) -> float:
@@ -306,6 +326,7 @@ def run_step(
         time.sleep(WARMUP_S)
         samples: list[tuple[float, int, tuple[int, int]]] = []
         rules_from = (time.monotonic(), lag.rules_read())
+        restarts_from = lag.restarts()
         started = time.monotonic()
         next_memory = started
         while time.monotonic() - started < seconds:
@@ -316,6 +337,7 @@ def run_step(
                 next_memory = time.monotonic() + 10
             time.sleep(max(0.0, SAMPLE_S - (time.monotonic() - now)))
         rules_to = (time.monotonic(), lag.rules_read())
+        restarts = lag.restarts() - restarts_from
     finally:
         stop_simulators(pipe)
     t0, n0, _ = samples[0]
@@ -330,7 +352,11 @@ def run_step(
         simulators=max(1, math.ceil(rate / args.per_simulator)),
         seconds=t1 - t0,
         produced=produced,
-        consumed=(rules_to[1] - rules_from[1]) / (rules_to[0] - rules_from[0]),
+        # A restart resets the task metrics: no rate then.
+        consumed=math.nan
+        if restarts
+        else (rules_to[1] - rules_from[1]) / (rules_to[0] - rules_from[0]),
+        restarts=restarts,
         lag_max=max(samples, key=lambda sample: sum(sample[2]))[2],
         lag_end=l1,
         lag_slope=lag_slope,
@@ -352,6 +378,7 @@ class Latency:
     to_es: list[float]
     to_sse: list[float]
     sent: int
+    restarts: int = 0  # job restarts while probing
 
 
 def probe_latency(pipe: Pipeline, lag: JobLag, rate: int, how: str, probes: int,
@@ -364,9 +391,17 @@ def probe_latency(pipe: Pipeline, lag: JobLag, rate: int, how: str, probes: int,
         start_simulators(pipe, rate, args.per_simulator, probes * 4 + 120)
     to_es: list[float] = []
     to_sse: list[float] = []
+    restarts_from = lag.restarts()
+    sent = found = 0
     try:
         time.sleep(WARMUP_S)
+        misses = 0
         for n in range(probes):
+            if misses == 3:  # the job is not delivering (restarting?): stop waiting 30 s each
+                print(f"probes at {rate}/s: 3 in a row not seen; stopped after {n}",
+                      file=sys.stderr)
+                break
+            sent += 1
             sensor = f"probe-{uuid.uuid4().hex[:8]}"
             ts = int(time.time() * 1000)
             value = {"schema_version": 1, "sensor_id": sensor, "site": "plant-a", "ts": ts,
@@ -385,6 +420,8 @@ def probe_latency(pipe: Pipeline, lag: JobLag, rate: int, how: str, probes: int,
                 time.sleep(0.02)
             if alert_id in sse.seen:
                 to_sse.append(sse.seen[alert_id] - ts / 1000)
+            misses = 0 if len(to_es) + len(to_sse) > found else misses + 1
+            found = len(to_es) + len(to_sse)
             if n % 10 == 0:
                 pipe.sample_memory()
             time.sleep(0.3)
@@ -392,7 +429,7 @@ def probe_latency(pipe: Pipeline, lag: JobLag, rate: int, how: str, probes: int,
         stop_simulators(pipe)
         producer.close()
         sse.close()
-    return Latency(rate, how, to_es, to_sse, probes)
+    return Latency(rate, how, to_es, to_sse, sent, lag.restarts() - restarts_from)
 
 
 def given_image(app: str, tag: str) -> engine.BuiltImage:
@@ -445,26 +482,31 @@ def _s(value: float) -> str:
 def print_tables(steps: list[Step], latencies: list[Latency], pipe: Pipeline,
                  builds: list[Build], args: argparse.Namespace) -> None:
     """The four tables, goals next to the measured values."""
-    sustained = [s.rate for s in steps if not s.growing]
+    sustained = [s.rate for s in steps if s.sustained]
     print(f"\n## Throughput ({args.step_seconds:.0f} s per step, backlog sampled every "
           f"{SAMPLE_S:.0f} s; growing = its slope over the last 2/3 of the step > "
           f"{args.growth_tolerance:.0%} of produced/s and > 2 std errors, and > 1 s of input "
           f"queued at the end; {os.cpu_count()} CPUs shared by all)\n")
     print("| target/s | simulators | produced/s | into rules/s | backlog max (kafka+flink) | "
-          "backlog end (kafka+flink) | backlog slope/s | backlog | drain before s | load 1m |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+          "backlog end (kafka+flink) | backlog slope/s | backlog | job restarts | drain before s | "
+          "load 1m |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for s in steps:
-        print(f"| {s.rate:,} | {s.simulators} | {s.produced:,.0f} | {s.consumed:,.0f} | "
+        into = "-" if math.isnan(s.consumed) else f"{s.consumed:,.0f}"
+        print(f"| {s.rate:,} | {s.simulators} | {s.produced:,.0f} | {into} | "
               f"{s.lag_max[0]:,}+{s.lag_max[1]:,} | {s.lag_end[0]:,}+{s.lag_end[1]:,} | "
-              f"{s.lag_slope:+,.0f} | {'GROWING' if s.growing else 'steady'} | "
+              f"{s.lag_slope:+,.0f} | {s.verdict} | {s.restarts} | "
               f"{s.drained_s:.0f} | {s.load:.1f} |")
+    for note in pipe.notes:
+        print("\n" + note)
     best = max(sustained, default=0)
     print(f"\nHighest sustained rate: {best:,} readings/s (goal >= {GOAL_RATE:,}): "
           f"{'MET' if best >= GOAL_RATE else 'NOT MET'}")
 
     print("\n## Alert latency, event time -> ...\n")
-    print("| to | at rate | p50 s | p99 s | max s | goal p99 | met | probes seen/sent |")
-    print("|---|---|---:|---:|---:|---:|---|---:|")
+    print("| to | at rate | p50 s | p99 s | max s | goal p99 | met | probes seen/sent | "
+          "job restarts |")
+    print("|---|---|---:|---:|---:|---:|---|---:|---:|")
     rows = [
         (latency, what, values, goal)
         for latency in latencies
@@ -477,7 +519,7 @@ def print_tables(steps: list[Step], latencies: list[Latency], pipe: Pipeline,
         print(f"| {what} | {latency.rate:,}/s ({latency.how}) | "
               f"{_s(percentile(values, 0.5))} | {_s(p99)} | "
               f"{_s(max(values) if values else math.nan)} | {goal} | {met} | "
-              f"{len(values)}/{latency.sent} |")
+              f"{len(values)}/{latency.sent} | {latency.restarts} |")
 
     print("\n## Resident memory (peak per component, MiB)\n")
     print("| component | peak RSS MiB |")
@@ -548,14 +590,16 @@ def measure(pipe: Pipeline, args: argparse.Namespace) -> tuple[list[Step], list[
             steps.append(step)
             print(f"step {rate}/s: produced {step.produced:,.0f}/s, into rules "
                   f"{step.consumed:,.0f}/s, backlog max {step.lag_max} end {step.lag_end}, "
-                  f"slope {step.lag_slope:+,.0f}/s -> "
-                  f"{'growing' if step.growing else 'steady'}", file=sys.stderr)
-            if step.growing:
+                  f"slope {step.lag_slope:+,.0f}/s, restarts {step.restarts} -> {step.verdict}",
+                  file=sys.stderr)
+            if not step.sustained:
                 break
     finally:
         offsets.close()
     print(lag.describe(), file=sys.stderr)
-    sustained = [s.rate for s in steps if not s.growing]
+    if any(s.restarts for s in steps):
+        pipe.notes.append("The job restarted; its latest failure:\n" + lag.root_exception())
+    sustained = [s.rate for s in steps if s.sustained]
     if sustained:
         rate, how = max(sustained), "highest sustained"
     else:
@@ -594,6 +638,8 @@ def run(
         finally:
             with contextlib.suppress(Exception):
                 stop_simulators(pipe)
+            with contextlib.suppress(Exception):
+                print(f"container logs: {pipe.save_logs()}", file=sys.stderr)
             pipe.containers.remove_all()
             stack.stop()
         builds = [Build(i.app, i.size_mb, None) for i in images]

@@ -106,6 +106,17 @@ class JobLag:
                 return int(vertex["metrics"]["read-records"])
         return 0
 
+    def restarts(self) -> int:
+        """How often the job has restarted (failovers reset the task metrics)."""
+        got = http_json(f"{self.rest_url}/jobs/{self.job_id}/metrics?get=numRestarts")
+        return int(float(got[0]["value"])) if got else 0
+
+    def root_exception(self) -> str:
+        """The first lines of the job's latest failure, if any."""
+        got = http_json(f"{self.rest_url}/jobs/{self.job_id}/exceptions?maxExceptions=1")
+        text = str(got.get("root-exception") or "")
+        return "\n".join(text.splitlines()[:6])
+
     def backlog(self) -> tuple[int, int]:
         """(Kafka lag of the slower source, records in flight inside the job)."""
         return self.pending() or 0, self.in_flight()
