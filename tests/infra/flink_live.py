@@ -73,3 +73,4 @@ def test_flink_properties_override_the_distribution_config(tmp_path: Path) -> No
     assert loaded.get("jobmanager.memory.process.size") == "691m"
     assert loaded.get("taskmanager.memory.process.size") == "921m"
     assert loaded.get("taskmanager.numberOfTaskSlots") == "2"
+    assert loaded.get("heartbeat.timeout") == "15000"
