@@ -70,7 +70,10 @@ def test_flink_properties_override_the_distribution_config(tmp_path: Path) -> No
     assert loaded.get("jobmanager.rpc.address") == "jobmanager"  # not the file's localhost
     assert loaded.get("rest.address") == "jobmanager"
     assert loaded.get("rest.bind-address") == "0.0.0.0"
-    assert loaded.get("jobmanager.memory.process.size") == "691m"
-    assert loaded.get("taskmanager.memory.process.size") == "921m"
+    ours = dict(line.split(": ", 1) for line in props.splitlines() if ": " in line)
+    for key in ("jobmanager.memory.process.size", "taskmanager.memory.process.size"):
+        assert loaded.get(key) == ours[key]  # the description's size, not the file's
+    assert ours["jobmanager.memory.process.size"] != "1600m"  # the wheel's config.yaml values
+    assert ours["taskmanager.memory.process.size"] != "1728m"
     assert loaded.get("taskmanager.numberOfTaskSlots") == "2"
     assert loaded.get("heartbeat.timeout") == "15000"
