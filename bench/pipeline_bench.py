@@ -26,7 +26,8 @@ Method:
   entered the Python rules task per second over the step (every valid on-time reading goes
   there; it is the job's slow path).
   Before each step the backlog of the previous one is left to drain (bounded).
-* Latency: at the highest sustained rate (else at --fallback-rate; the table says which),
+* Latency: idle on the fresh job, then right after each sustained step at its rate (the
+  table shows the highest; if none, at --fallback-rate after the sweep, and says so),
   probe readings above the threshold for fresh sensors, one at a time, with ts = now. Event
   time -> searchable: a search (not a realtime get) finds the alert; polled every 20 ms.
   Event time -> dashboard: the alert shows on an open SSE stream (/stream/alerts), read in a
@@ -579,11 +580,14 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def measure(pipe: Pipeline, args: argparse.Namespace) -> tuple[list[Step], list[Latency]]:
-    """Start the pipeline, sweep the rates, then probe the alert latency."""
+    """Start the pipeline; probe the latency idle; sweep the rates, probing after each
+    sustained step (a failed step can leave the job unable to recover, so not at the end)."""
     start_pipeline(pipe)
     lag = JobLag(pipe.rest_url, pipe.job_id)
+    idle = probe_latency(pipe, lag, 0, "idle, fresh job", args.probes, args)
     offsets = EndOffsets(pipe.bootstrap, pipe.names["READINGS_TOPIC"])
     steps: list[Step] = []
+    loaded: Latency | None = None
     try:
         for rate in args.rate_list:
             step = run_step(pipe, lag, offsets, rate, args.step_seconds, args)
@@ -594,18 +598,15 @@ def measure(pipe: Pipeline, args: argparse.Namespace) -> tuple[list[Step], list[
                   file=sys.stderr)
             if not step.sustained:
                 break
+            loaded = probe_latency(pipe, lag, rate, "highest sustained", args.probes, args)
     finally:
         offsets.close()
     print(lag.describe(), file=sys.stderr)
     if any(s.restarts for s in steps):
         pipe.notes.append("The job restarted; its latest failure:\n" + lag.root_exception())
-    sustained = [s.rate for s in steps if s.sustained]
-    if sustained:
-        rate, how = max(sustained), "highest sustained"
-    else:
-        rate, how = args.fallback_rate, "no rate sustained"
-    loaded = probe_latency(pipe, lag, rate, how, args.probes, args)
-    idle = probe_latency(pipe, lag, 0, "idle, for reference", args.probes, args)
+    if loaded is None:
+        loaded = probe_latency(pipe, lag, args.fallback_rate, "no rate sustained, after the "
+                               "sweep", args.probes, args)
     return steps, [loaded, idle]
 
 
