@@ -57,7 +57,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "infra"), str(ROOT / "bench")]
@@ -93,20 +92,6 @@ GOAL_SSE_P99_S = 1.5
 GOAL_MEMORY_MIB = 4096
 SAMPLE_S = 2.0
 WARMUP_S = 8.0
-
-
-def _wait(what: str, check: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError as err:
-            last = err
-        time.sleep(1.0)
-    raise RuntimeError(f"{what} not reached in {timeout:.0f} s (last: {last})")
 
 
 @dataclass
@@ -177,7 +162,7 @@ def start_pipeline(pipe: Pipeline) -> None:
         pipe.containers.run(
             role, alerts_image, app_env(role, FLINK_PROPERTIES=props), args=service_command(role)
         )
-    _wait(
+    engine.poll_until(
         "a TaskManager registered",
         lambda: http_json(f"{pipe.rest_url}/overview").get("slots-total", 0) > 0,
         180,
@@ -202,7 +187,7 @@ def start_pipeline(pipe: Pipeline) -> None:
     code = pipe.containers.wait(submit, timeout=400)
     if code != 0:
         raise RuntimeError(f"the submitter exited {code}:\n{pipe.containers.logs(submit)[-3000:]}")
-    jobs = _wait(
+    jobs = engine.poll_until(
         "the alerts job RUNNING",
         lambda: [
             j["jid"]
@@ -227,7 +212,7 @@ def start_pipeline(pipe: Pipeline) -> None:
         ),
     )
     pipe.dashboard_url = f"http://127.0.0.1:{port}"
-    _wait(
+    engine.poll_until(
         "the dashboard healthy",
         lambda: http_json(f"{pipe.dashboard_url}/healthz")["status"] == "ok",
         90,
@@ -323,7 +308,7 @@ def run_step(
     start_simulators(pipe, rate, args.per_simulator, seconds + WARMUP_S + 30)
     try:
         before = offsets.total()
-        _wait("the simulators producing", lambda: offsets.total() > before, 90)
+        engine.poll_until("the simulators producing", lambda: offsets.total() > before, 90)
         time.sleep(WARMUP_S)
         samples: list[tuple[float, int, tuple[int, int]]] = []
         rules_from = (time.monotonic(), lag.rules_read())

@@ -31,8 +31,10 @@ import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.procs import ManagedProcess, ServiceError
 
@@ -70,6 +72,37 @@ def _record_built(tag: str) -> None:
     with _BUILT_LOCK:
         if tag not in _BUILT:
             _BUILT.append(tag)
+
+
+class NotReached(RuntimeError):
+    """A polled condition did not hold within its time limit."""
+
+
+def poll_until(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    logs: Callable[[], str] | None = None,
+    tolerate: tuple[type[BaseException], ...] = (OSError,),
+) -> Any:
+    """Poll ``check`` every second until it returns something truthy; return that.
+
+    Exceptions in ``tolerate`` (a service down or restarting) count as "not yet". On time-out
+    raise :class:`NotReached` naming ``what``, the last value seen and ``logs()`` if given.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except tolerate as err:
+            last = err
+        time.sleep(1.0)  # poll interval, not a readiness wait
+    raise NotReached(
+        f"{what} not reached in {timeout:.0f} s (last: {last})\n" + (logs() if logs else "")
+    )
 
 
 class DockerUnavailable(RuntimeError):

@@ -74,21 +74,9 @@ def _json(url: str) -> Any:
         return json.load(resp)
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float, logs: Any = None) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as err:  # a service that is down or restarting: keep polling
-            last = err
-        time.sleep(1.0)  # poll interval, not a readiness wait
-    raise AssertionError(
-        f"{what} not reached in {timeout:.0f} s (last: {last})\n" + (logs() if logs else "")
-    )
+def _poll(what: str, check: Callable[[], Any], timeout: float, logs: Any = None) -> Any:
+    # Any error counts as "not yet" here: services are down or restarting on purpose.
+    return engine.poll_until(what, check, timeout, logs, tolerate=(Exception,))
 
 
 def _read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -270,7 +258,7 @@ class Pipeline:
             args=service_command("jobmanager"),
         )
         self.start_taskmanager()
-        _wait(
+        _poll(
             "a TaskManager registered",
             lambda: _json(f"{self.rest_url}/overview").get("slots-total", 0) > 0,
             240,
@@ -280,7 +268,7 @@ class Pipeline:
             "alerts-submit", image, self.env, args=service_command("alerts-submit")
         )
         assert self.containers.wait(submit, timeout=400) == 0, self.containers.logs(submit)[-5000:]
-        jobs = _wait(
+        jobs = _poll(
             "the alerts job RUNNING",
             lambda: [
                 j
@@ -303,7 +291,7 @@ class Pipeline:
     def wait_running(self) -> float:
         """Seconds until the job and all its tasks are RUNNING."""
         started = time.monotonic()
-        _wait("the job RUNNING with all its tasks", self.running, RUNNING_TIMEOUT_S, self.logs)
+        _poll("the job RUNNING with all its tasks", self.running, RUNNING_TIMEOUT_S, self.logs)
         return time.monotonic() - started
 
     def failovers(self) -> int:
@@ -357,7 +345,7 @@ class Pipeline:
     def wait_streaming(self, at_least: int) -> None:
         """Until the readings topic grew by ``at_least`` records in this phase (mid-stream)."""
         target = self.produced + at_least
-        _wait(
+        _poll(
             f"{at_least} readings on the topic",
             lambda: _end_total(self.kafka.bootstrap, self.names["READINGS_TOPIC"]) >= target,
             120,
@@ -536,7 +524,7 @@ def _account(p: Pipeline, row: Row, input_done: float) -> None:
         ids = {e["alert_id"] for e in p.alert_events()}
         return ids == set(p.alerts_in_es())
 
-    _wait(
+    _poll(
         f"{row.fault}: the outputs accounting for {target} readings",
         drained,
         DRAIN_TIMEOUT_S,
@@ -657,7 +645,7 @@ def _run_faults(p: Pipeline) -> list[Row]:
         killed = time.monotonic()
         p.start_taskmanager()  # a replacement, as an orchestrator would start one
         # The JobManager has to notice first (until then the job still reads RUNNING).
-        _wait(
+        _poll(
             "the job failing over",
             lambda: p.failovers() > before or not p.running(),
             RUNNING_TIMEOUT_S,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -82,22 +81,6 @@ def _expected_alerts(env: dict[str, str]) -> dict[str, dict[str, Any]]:
     return final
 
 
-def _wait(what: str, check: Any, timeout: float, logs: Any = None) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except OSError as err:
-            last = err
-        time.sleep(1.0)
-    raise AssertionError(
-        f"{what} not reached in {timeout:.0f} s (last: {last})\n" + (logs() if logs else "")
-    )
-
-
 class _LiveStream:
     """Reads a Server-Sent Events stream in the background, like an open browser tab."""
 
@@ -166,7 +149,7 @@ def test_pipeline_from_the_images(
         app_env("taskmanager", FLINK_PROPERTIES=props),
         args=service_command("taskmanager"),
     )
-    _wait(
+    engine.poll_until(
         "a TaskManager registered",
         lambda: _json(f"{rest_url}/overview").get("slots-total", 0) > 0,
         180,
@@ -177,7 +160,7 @@ def test_pipeline_from_the_images(
         "alerts-submit", image, alerts_env, args=service_command("alerts-submit")
     )
     assert containers.wait(submit, timeout=400) == 0, containers.logs(submit)[-5000:]
-    jobs = _wait(
+    jobs = engine.poll_until(
         "the alerts job RUNNING",
         lambda: [
             j
@@ -203,7 +186,7 @@ def test_pipeline_from_the_images(
     )
 
     base = f"http://127.0.0.1:{port}"
-    _wait(
+    engine.poll_until(
         "the dashboard healthy",
         lambda: _json(f"{base}/healthz")["status"] == "ok",
         90,
@@ -244,7 +227,7 @@ def test_pipeline_from_the_images(
         )
         return docs if done else None
 
-    docs = _wait(
+    docs = engine.poll_until(
         "the expected alerts in Elasticsearch", stored, 240, lambda: containers.logs(tm)[-4000:]
     )
     for alert_id, want in expected.items():
@@ -275,7 +258,7 @@ def test_pipeline_from_the_images(
     listed = _json(f"{base}/api/alerts?status=any&size=100")
     assert {a["alert_id"] for a in listed["alerts"]} == set(expected)
 
-    _wait(
+    engine.poll_until(
         "every alert on the open live stream",
         lambda: all(k in live.text() for k in expected),
         45,
