@@ -103,6 +103,9 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
             f"--reuid={UNPRIVILEGED}",
             f"--regid={UNPRIVILEGED}",
             "--clear-groups",
+            # setpriv's uid change clears the parent-death signal set before it: set it again
+            # so Elasticsearch dies with the harness even when the harness is killed.
+            "--pdeathsig=KILL",
             "--",
             *argv,
         ]
