@@ -219,8 +219,8 @@ def start_kraft_mode(workdir: Path) -> Kafka:
             cp,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="),
+            # "=" form: a random id can start with "-", which the tool would read as a flag
+            f"--cluster-id={base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip('=')}",
             "-c",
             str(config),
         ],
