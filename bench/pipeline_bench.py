@@ -65,14 +65,12 @@ from docker_e2e import engine  # noqa: E402
 from docker_e2e.wiring import (  # noqa: E402
     app_env,
     apply_index_templates,
+    create_stack_topics,
     flink_properties,
     service_command,
 )
 from harness.procs import free_port  # noqa: E402
 from harness.stack import Stack  # noqa: E402
-from iotstack import catalog  # noqa: E402
-from iotstack.config import StackConfig  # noqa: E402
-from iotstack.ops.kafka_topics import create_topic  # noqa: E402
 from kafka import KafkaProducer  # noqa: E402
 from pipeline_probes import (  # noqa: E402
     EndOffsets,
@@ -143,15 +141,7 @@ class Pipeline:
 
 def start_pipeline(pipe: Pipeline) -> None:
     """Topics, templates, Flink from the alerts image, the job, the dashboard."""
-    cfg = StackConfig()
-    rename = {
-        "readings": pipe.names["READINGS_TOPIC"],
-        "alerts": pipe.names["ALERTS_TOPIC"],
-        "readings-dlq": pipe.names["DEAD_LETTER_TOPIC"],
-        "readings-late": pipe.names["LATE_TOPIC"],
-    }
-    for spec in catalog.topics(cfg):
-        create_topic(pipe.bootstrap, rename[spec.name], spec.partitions, spec.configs)
+    create_stack_topics(pipe.bootstrap, pipe.names)
     apply_index_templates(pipe.es_url, pipe.names["ALERTS_INDEX"], pipe.names["AGGREGATES_INDEX"])
 
     rest_port = free_port()
@@ -187,16 +177,7 @@ def start_pipeline(pipe: Pipeline) -> None:
     code = pipe.containers.wait(submit, timeout=400)
     if code != 0:
         raise RuntimeError(f"the submitter exited {code}:\n{pipe.containers.logs(submit)[-3000:]}")
-    jobs = engine.poll_until(
-        "the alerts job RUNNING",
-        lambda: [
-            j["jid"]
-            for j in http_json(f"{pipe.rest_url}/jobs/overview")["jobs"]
-            if j["name"] == pipe.names["JOB_NAME"] and j["state"] == "RUNNING"
-        ],
-        120,
-    )
-    pipe.job_id = jobs[0]
+    pipe.job_id = engine.wait_job_running(pipe.rest_url, pipe.names["JOB_NAME"], 120)
 
     port = free_port()
     pipe.containers.run(

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,6 +104,55 @@ def poll_until(
     raise NotReached(
         f"{what} not reached in {timeout:.0f} s (last: {last})\n" + (logs() if logs else "")
     )
+
+
+def http_json(url: str, timeout: float = 10.0) -> Any:
+    """GET ``url`` and decode its JSON body."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.load(resp)
+
+
+def job_report(rest_url: str, name: str) -> str:
+    """Every job called ``name`` on the Flink cluster with its state and its latest
+    failure, for the message of a failed wait (best effort: the cluster may be gone)."""
+    try:
+        jobs = [j for j in http_json(f"{rest_url}/jobs/overview")["jobs"] if j["name"] == name]
+    except (OSError, ValueError) as err:
+        return f"Flink REST {rest_url} unreachable: {err}\n"
+    if not jobs:
+        return f"no job named {name!r} on {rest_url}\n"
+    lines = []
+    for job in jobs:
+        lines.append(f"job {job['jid']} {job['state']} (tasks {job.get('tasks')})")
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            trace = http_json(f"{rest_url}/jobs/{job['jid']}/exceptions")["root-exception"]
+            if trace:
+                lines.append("latest failure:\n" + trace[:4000])
+    return "\n".join(lines) + "\n"
+
+
+def wait_job_running(
+    rest_url: str,
+    name: str,
+    timeout: float,
+    logs: Callable[[], str] | None = None,
+    tolerate: tuple[type[BaseException], ...] = (OSError,),
+) -> str:
+    """Poll the Flink REST API until the job called ``name`` is RUNNING; return its id.
+
+    On time-out the error lists every job of that name with its state and latest failure
+    (a job that was submitted but keeps failing shows why), then ``logs()`` if given.
+    """
+
+    def running() -> str | None:
+        jobs = http_json(f"{rest_url}/jobs/overview")["jobs"]
+        return next((j["jid"] for j in jobs if j["name"] == name and j["state"] == "RUNNING"), None)
+
+    def report() -> str:
+        return job_report(rest_url, name) + (logs() if logs else "")
+
+    jid: str = poll_until(f"the job {name!r} RUNNING", running, timeout, report, tolerate)
+    return jid
 
 
 class DockerUnavailable(RuntimeError):

@@ -49,13 +49,16 @@ from harness import elasticsearch as es_mod
 from harness import kafka as kafka_mod
 from harness.procs import free_port
 from harness.stack import Stack
-from iotstack import catalog
-from iotstack.config import StackConfig
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from docker_e2e import engine
-from docker_e2e.wiring import app_env, apply_index_templates, flink_properties, service_command
+from docker_e2e.wiring import (
+    app_env,
+    apply_index_templates,
+    create_stack_topics,
+    flink_properties,
+    service_command,
+)
 
 pytestmark = pytest.mark.services
 
@@ -196,24 +199,8 @@ class Pipeline:
 
     def create_topics(self) -> None:
         """The stack's topics (partitions as infra creates them), under this test's names."""
-        keys = {
-            "readings": "READINGS_TOPIC",
-            "alerts": "ALERTS_TOPIC",
-            "readings-dlq": "DEAD_LETTER_TOPIC",
-            "readings-late": "LATE_TOPIC",
-        }
-        specs = catalog.topics(StackConfig())
-        admin = KafkaAdminClient(bootstrap_servers=self.kafka.bootstrap)
-        try:
-            admin.create_topics(
-                [
-                    NewTopic(self.names[keys[s.name]], s.partitions, s.replication_factor)
-                    for s in specs
-                ]
-            )
-        finally:
-            admin.close()
-        self.partitions = next(s.partitions for s in specs if s.name == "readings")
+        partitions = create_stack_topics(self.kafka.bootstrap, self.names)
+        self.partitions = partitions["READINGS_TOPIC"]
         assert self.partitions > 1, "the fault test wants several readings partitions"
 
     def start_taskmanager(self) -> None:
@@ -268,17 +255,9 @@ class Pipeline:
             "alerts-submit", image, self.env, args=service_command("alerts-submit")
         )
         assert self.containers.wait(submit, timeout=400) == 0, self.containers.logs(submit)[-5000:]
-        jobs = _poll(
-            "the alerts job RUNNING",
-            lambda: [
-                j
-                for j in _json(f"{self.rest_url}/jobs/overview")["jobs"]
-                if j["name"] == self.env["JOB_NAME"] and j["state"] == "RUNNING"
-            ],
-            180,
-            self.logs,
+        self.jid = engine.wait_job_running(
+            self.rest_url, self.env["JOB_NAME"], 180, self.logs, tolerate=(Exception,)
         )
-        self.jid = jobs[0]["jid"]
         self.wait_running()
 
     # -- the job --------------------------------------------------------------------------

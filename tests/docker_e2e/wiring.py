@@ -27,6 +27,33 @@ def app_env(service: str, **overrides: str) -> dict[str, str]:
     return env | overrides
 
 
+# The catalog's topic names and the environment keys that carry a per-test name for them.
+TOPIC_ENV_KEYS = {
+    "readings": "READINGS_TOPIC",
+    "alerts": "ALERTS_TOPIC",
+    "readings-dlq": "DEAD_LETTER_TOPIC",
+    "readings-late": "LATE_TOPIC",
+}
+
+
+def create_stack_topics(bootstrap: str, names: dict[str, str]) -> dict[str, int]:
+    """Create the stack's topics (iotstack.catalog, with infra's own create_topic) under the
+    per-test names in ``names`` (env key -> topic); return the partitions per env key.
+
+    The stack creates its topics before any job or app starts (components/kafka.py); a
+    test must too: the alerts job's Kafka source fails on a topic that does not exist yet.
+    """
+    from iotstack import catalog
+    from iotstack.ops.kafka_topics import create_topic
+
+    partitions = {}
+    for spec in catalog.topics(StackConfig()):
+        key = TOPIC_ENV_KEYS[spec.name]
+        create_topic(bootstrap, names[key], spec.partitions, spec.configs)
+        partitions[key] = spec.partitions
+    return partitions
+
+
 def apply_index_templates(es_url: str, alerts_index: str, aggregates_index: str) -> None:
     """Install the stack's own index templates (iotstack.catalog), aimed at test indices.
 
