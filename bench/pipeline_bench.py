@@ -66,6 +66,7 @@ from docker_e2e.wiring import (  # noqa: E402
     app_env,
     apply_index_templates,
     create_stack_topics,
+    flink_mounts,
     flink_properties,
     service_command,
 )
@@ -148,9 +149,14 @@ def start_pipeline(pipe: Pipeline) -> None:
     pipe.rest_url = f"http://127.0.0.1:{rest_port}"
     props = flink_properties(rest_port) + "\nmetrics.fetcher.update-interval: 1000"
     alerts_image = pipe.images["alerts"].tag
+    mounts = flink_mounts(pipe.containers.prefix)  # checkpoints, shared as in the stack
     for role in ("jobmanager", "taskmanager"):
         pipe.containers.run(
-            role, alerts_image, app_env(role, FLINK_PROPERTIES=props), args=service_command(role)
+            role,
+            alerts_image,
+            app_env(role, FLINK_PROPERTIES=props),
+            args=service_command(role),
+            volumes=mounts,
         )
     engine.poll_until(
         "a TaskManager registered",

@@ -66,11 +66,17 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class Volume:
-    """A named data volume (Docker volume / PersistentVolumeClaim)."""
+    """A named data volume (Docker volume / PersistentVolumeClaim).
+
+    ``shared``: every service that lists this volume mounts the same storage, created once
+    per stack (Flink's checkpoints: the TaskManager writes them, the JobManager reads them
+    back on restore). Otherwise a volume belongs to its one service.
+    """
 
     name: str
     path: str
     size_gib: int = 5
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -345,10 +351,20 @@ def kibana(cfg: StackConfig, mem: int) -> Service:
     )
 
 
+# Checkpoints and savepoints of the alerts job, on storage both Flink services mount. Without
+# a directory Flink keeps checkpoints in the JobManager's memory, capped at 5 MiB of state:
+# about 2,000 sensors, after which every checkpoint fails and the job restarts forever.
+FLINK_DATA = Volume("flink-data", "/opt/flink/data", 5, shared=True)
+FLINK_CHECKPOINTS_DIR = f"file://{FLINK_DATA.path}/checkpoints"
+FLINK_SAVEPOINTS_DIR = f"file://{FLINK_DATA.path}/savepoints"
+
+
 def flink_properties(jm_mib: int, tm_mib: int) -> str:
     """The FLINK_PROPERTIES block the official image appends to its configuration."""
     return "\n".join(
         (
+            f"state.checkpoints.dir: {FLINK_CHECKPOINTS_DIR}",
+            f"state.savepoints.dir: {FLINK_SAVEPOINTS_DIR}",
             "jobmanager.rpc.address: jobmanager",
             "jobmanager.bind-host: 0.0.0.0",
             "taskmanager.bind-host: 0.0.0.0",
@@ -393,6 +409,7 @@ def jobmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
             Port("blob", 6124),
         ),
         health=HealthCheck(_PY_HTTP_OK.format("http://127.0.0.1:8081/overview")),
+        volumes=(FLINK_DATA,),
         memory_mib=jm,
         user="9999:9999",  # the official image's flink user
     )
@@ -407,6 +424,7 @@ def taskmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
         env={"FLINK_PROPERTIES": flink_properties(jm, tm)},
         ports=(Port("rpc", 6122),),
         health=HealthCheck(_PY_TCP_OK.format(6122)),
+        volumes=(FLINK_DATA,),
         memory_mib=tm,
         depends_on=("jobmanager",),
         user="9999:9999",
@@ -561,6 +579,28 @@ def app_env(cfg: StackConfig) -> dict[str, Mapping[str, EnvValue]]:
     }
 
 
+def check_volumes(services: list[Service]) -> None:
+    """A volume name means one storage: listed by one service, or ``shared`` and the same
+    everywhere it is listed (the renderers create each name once)."""
+    seen: dict[str, tuple[str, Volume]] = {}
+    for service in services:
+        for vol in service.volumes:
+            if vol.name not in seen:
+                seen[vol.name] = (service.name, vol)
+                continue
+            owner, first = seen[vol.name]
+            if not (vol.shared and first.shared):
+                raise ValueError(
+                    f"volume {vol.name!r} is listed by {owner!r} and {service.name!r}: "
+                    "mark it shared=True in both, or give each its own name"
+                )
+            if vol != first:
+                raise ValueError(
+                    f"shared volume {vol.name!r} differs between {owner!r} ({first}) and "
+                    f"{service.name!r} ({vol})"
+                )
+
+
 def describe(cfg: StackConfig) -> Stack:
     """Describe every service for ``cfg``; no service is described anywhere else."""
     mem = PROFILES[cfg.profile]
@@ -576,6 +616,7 @@ def describe(cfg: StackConfig) -> Stack:
     ]
     if cfg.kafka_mode == "zookeeper":
         services.insert(0, zookeeper(cfg, mem["zookeeper"]))
+    check_volumes(services)
     host = "127.0.0.1" if cfg.bind_address == "0.0.0.0" else cfg.bind_address
     return Stack(
         services={s.name: s for s in services},

@@ -6,9 +6,9 @@ are built with ``--build-arg BASE_IMAGE=`` a Debian bookworm image made by
 failure, never a skip.
 
 Clean-up: everything a run creates is labelled ``iotstack.run=<RUN_ID>`` (containers,
-networks, images it builds), and :func:`cleanup` (called at the end of the pytest session,
-also after a failure or an interrupt, and at interpreter exit) removes the labelled
-containers and networks, then the images THIS run built (never one that existed before it;
+networks, volumes, images it builds), and :func:`cleanup` (called at the end of the pytest
+session, also after a failure or an interrupt, and at interpreter exit) removes the labelled
+containers, networks and volumes, then the images THIS run built (never one that existed before it;
 ``docker rmi`` without ``-f``, so an image another session still uses survives).
 
 Environment:
@@ -337,15 +337,27 @@ def create_network(name: str) -> str:
     return name
 
 
+def create_volume(name: str) -> str:
+    """A named volume labelled with this run (removed by :func:`cleanup`); returns its name."""
+    _CREATED.set()
+    docker("volume", "create", "--label", run_label(), name)
+    return name
+
+
 def labelled(kind: str, run_id: str = RUN_ID) -> list[str]:
-    """Ids of the containers (``kind="container"``) or networks (``"network"``) of a run."""
-    listing = ("ps", "-a", "-q") if kind == "container" else ("network", "ls", "-q")
+    """Ids of the containers (``kind="container"``), networks (``"network"``) or volumes
+    (``"volume"``) of a run."""
+    listing = {
+        "container": ("ps", "-a", "-q"),
+        "network": ("network", "ls", "-q"),
+        "volume": ("volume", "ls", "-q"),
+    }[kind]
     done = docker(*listing, "--filter", f"label={RUN_LABEL}={run_id}", check=False, timeout=60)
     return done.stdout.split()
 
 
 def cleanup(keep_images: bool | None = None) -> list[str]:
-    """Remove this run's containers, networks and (unless kept) built images.
+    """Remove this run's containers, networks, volumes and (unless kept) built images.
 
     Safe to call more than once; returns what could not be removed (one line each).
     """
@@ -363,6 +375,11 @@ def cleanup(keep_images: bool | None = None) -> list[str]:
             done = docker("network", "rm", *networks, check=False, timeout=60)
             if done.returncode != 0:
                 problems.append(f"networks: {done.stderr.strip()}")
+        volumes = labelled("volume")
+        if volumes:
+            done = docker("volume", "rm", *volumes, check=False, timeout=60)
+            if done.returncode != 0:
+                problems.append(f"volumes: {done.stderr.strip()}")
         if not keep_images:
             with _BUILT_LOCK:
                 tags = list(reversed(_BUILT))  # apps before the base image they build on

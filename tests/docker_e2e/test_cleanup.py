@@ -1,9 +1,10 @@
-"""A run's containers, networks and built images are gone at its end, also on failure.
+"""A run's containers, networks, volumes and built images are gone at its end, also on
+failure.
 
 Each case runs an inner pytest session (a subprocess with its own ``IOTSTACK_RUN_ID``)
-whose test creates a container outside the per-test fixture, a network and an image, and
-then fails or is stopped with SIGTERM; afterwards nothing labelled with its run id may be
-left, the image it built must be gone, and the image that existed before must still exist.
+whose test creates a container outside the per-test fixture, a volume, a network and an
+image, and then fails or is stopped with SIGTERM; afterwards nothing labelled with its run id
+may be left, the image it built must be gone, and the image that existed before must still exist.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ INNER = textwrap.dedent(
     def test_creates_then_fails(containers, tmp_path: Path) -> None:
         containers.run("tracked", engine.BASE_IMAGE, {{}}, args=("600",), entrypoint="sleep")
         # Not the per-test fixture: only the session's clean-up can remove these.
+        volume = engine.create_volume("{prefix}-vol")
         engine.Containers("{prefix}-untracked").run(
-            "c", engine.BASE_IMAGE, {{}}, args=("600",), entrypoint="sleep"
+            "c", engine.BASE_IMAGE, {{}}, args=("600",), entrypoint="sleep",
+            volumes=(f"{{volume}}:/data",),  # a volume in use until its container goes
         )
         engine.create_network("{prefix}-net")
         (tmp_path / "Dockerfile").write_text("FROM {base}\\nLABEL probe={prefix}\\n")
@@ -124,6 +127,7 @@ def test_a_failing_run_leaves_nothing_behind(base_image: str, tmp_path: Path) ->
     assert "CREATED" in done.stdout and "fails on purpose" in done.stdout, done.stdout[-4000:]
     assert engine.labelled("container", run_id) == []
     assert engine.labelled("network", run_id) == []
+    assert engine.labelled("volume", run_id) == []
     assert not _image_exists(image), f"{image} built by the failed run is still there"
     assert _image_exists(base_image), "an image that existed before the run was removed"
 
@@ -133,6 +137,7 @@ def test_a_terminated_run_leaves_nothing_behind(base_image: str, tmp_path: Path)
     assert done.returncode != 0, done.stdout[-4000:]
     assert engine.labelled("container", run_id) == [], done.stdout[-4000:]
     assert engine.labelled("network", run_id) == []
+    assert engine.labelled("volume", run_id) == []
     assert not _image_exists(image), f"{image} built by the stopped run is still there"
     assert _image_exists(base_image)
 
@@ -143,6 +148,7 @@ def test_keep_images_keeps_only_the_images(base_image: str, tmp_path: Path) -> N
         assert done.returncode == 1, done.stdout[-4000:]
         assert engine.labelled("container", run_id) == []
         assert engine.labelled("network", run_id) == []
+        assert engine.labelled("volume", run_id) == []
         assert _image_exists(image), "IOTSTACK_KEEP_IMAGES=1 should keep the built image"
     finally:
         engine.docker("rmi", image, check=False)

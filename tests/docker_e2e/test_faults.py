@@ -56,6 +56,7 @@ from docker_e2e.wiring import (
     app_env,
     apply_index_templates,
     create_stack_topics,
+    flink_mounts,
     flink_properties,
     service_command,
 )
@@ -188,6 +189,7 @@ class Pipeline:
         self.jm = ""
         self.tm = ""
         self.tm_generation = 0
+        self.flink_mounts: tuple[str, ...] = ()
         self.partitions = 0
         self.produced = 0  # acknowledged by Kafka: simulator readings, closers, malformed
         self.closers_open = 0
@@ -224,6 +226,7 @@ class Pipeline:
             self.images["alerts"].tag,
             app_env("taskmanager", FLINK_PROPERTIES=props),
             args=service_command("taskmanager"),
+            volumes=self.flink_mounts,
         )
 
     def logs(self) -> str:
@@ -238,11 +241,15 @@ class Pipeline:
     def start_flink_and_submit(self) -> None:
         """JobManager + TaskManager from the alerts image, then the submitter container."""
         image = self.images["alerts"].tag
+        # Checkpoints on a volume both mount, as in the stack: a replacement TaskManager
+        # restores the state its killed predecessor checkpointed.
+        self.flink_mounts = flink_mounts(self.containers.prefix)
         self.jm = self.containers.run(
             "jobmanager",
             image,
             app_env("jobmanager", FLINK_PROPERTIES=self.props),
             args=service_command("jobmanager"),
+            volumes=self.flink_mounts,
         )
         self.start_taskmanager()
         _poll(

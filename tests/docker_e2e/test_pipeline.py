@@ -30,6 +30,8 @@ from docker_e2e.wiring import (
     app_env,
     apply_index_templates,
     create_stack_topics,
+    flink_checkpoints_dir,
+    flink_mounts,
     flink_properties,
     service_command,
 )
@@ -144,17 +146,20 @@ def test_pipeline_from_the_images(
     # Flink from the alerts image: the description's properties with loopback addresses.
     props = flink_properties(rest_port)
     image = app_images["alerts"].tag
+    mounts = flink_mounts(containers.prefix)  # checkpoints, shared as in the stack
     jm = containers.run(
         "jobmanager",
         image,
         app_env("jobmanager", FLINK_PROPERTIES=props),
         args=service_command("jobmanager"),
+        volumes=mounts,
     )
     tm = containers.run(
         "taskmanager",
         image,
         app_env("taskmanager", FLINK_PROPERTIES=props),
         args=service_command("taskmanager"),
+        volumes=mounts,
     )
     engine.poll_until(
         "a TaskManager registered",
@@ -271,3 +276,14 @@ def test_pipeline_from_the_images(
     # Not one failover on the way (a job that fails and restarts may still end RUNNING).
     history = _json(f"{rest_url}/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
     assert history == [], engine.job_report(rest_url, alerts_env["JOB_NAME"])
+    # Checkpoints go to the description's shared volume, not to JobManager memory (5 MiB cap).
+    assert _json(f"{rest_url}/jobs/{job_id}/checkpoints/config")["checkpoint_storage"] == (
+        "FileSystemCheckpointStorage"
+    )
+    completed = engine.poll_until(
+        "a completed checkpoint",
+        lambda: _json(f"{rest_url}/jobs/{job_id}/checkpoints")["latest"]["completed"],
+        60,
+    )
+    checkpoints_dir = flink_checkpoints_dir().removeprefix("file://")
+    assert completed["external_path"].removeprefix("file:").startswith(checkpoints_dir)

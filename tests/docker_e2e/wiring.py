@@ -93,6 +93,27 @@ def flink_properties(rest_port: int) -> str:
     return "\n".join(f"{k}: {v}" for k, v in props.items())
 
 
+def flink_mounts(prefix: str) -> tuple[str, ...]:
+    """``docker run -v`` specs for the JobManager and TaskManager: a fresh labelled volume
+    (removed at clean-up) for each volume the description gives them, at its path.
+
+    Those volumes are ``shared`` (checkpoints written by the TaskManager are read by the
+    JobManager), so both containers get the same specs; call once per Flink cluster.
+    """
+    from docker_e2e import engine
+
+    volumes = _service("jobmanager").volumes
+    assert volumes == _service("taskmanager").volumes and all(v.shared for v in volumes)
+    return tuple(f"{engine.create_volume(f'{prefix}-{v.name}')}:{v.path}" for v in volumes)
+
+
+def flink_checkpoints_dir() -> str:
+    """The checkpoint directory the description gives Flink (``state.checkpoints.dir``)."""
+    described = _service("jobmanager").resolved_env({})["FLINK_PROPERTIES"]
+    props = dict(line.split(": ", 1) for line in described.splitlines() if line.strip())
+    return props["state.checkpoints.dir"]
+
+
 def service_command(service: str) -> tuple[str, ...]:
     """The command the description runs ``service`` with (arguments to the entrypoint)."""
     return tuple(_service(service).command)

@@ -40,7 +40,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/network:Network": 1,
         "docker:index/image:Image": 3,
         "docker:index/remoteImage:RemoteImage": 4,
-        "docker:index/volume:Volume": 4,
+        "docker:index/volume:Volume": 5,  # flink-data once, shared by JobManager and TaskManager
         CONTAINER: 9,
         DYNAMIC: 7,
     },
@@ -49,7 +49,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/network:Network": 1,
         "docker:index/image:Image": 3,
         "docker:index/remoteImage:RemoteImage": 3,
-        "docker:index/volume:Volume": 2,
+        "docker:index/volume:Volume": 3,
         CONTAINER: 8,
         DYNAMIC: 7,
     },
@@ -60,7 +60,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "kubernetes:core/v1:Namespace": 1,
         "docker:index/image:Image": 3,
         "command:local:Command": 3,
-        "kubernetes:core/v1:PersistentVolumeClaim": 4,
+        "kubernetes:core/v1:PersistentVolumeClaim": 5,
         DEPLOYMENT: 8,
         JOB: 1,
         "kubernetes:core/v1:Service": 12,
@@ -72,7 +72,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "kubernetes:core/v1:Namespace": 1,
         "docker:index/image:Image": 3,
         "command:local:Command": 3,
-        "kubernetes:core/v1:PersistentVolumeClaim": 2,
+        "kubernetes:core/v1:PersistentVolumeClaim": 3,
         DEPLOYMENT: 7,
         JOB: 1,
         "kubernetes:core/v1:Service": 11,
@@ -258,6 +258,7 @@ def test_data_volumes_are_retained_only_when_asked(
         "zookeeper-datalog",
         "kafka-data",
         "elasticsearch-data",
+        "flink-data",
     }
     for volume in volumes:
         assert volume.opts is not None
@@ -493,3 +494,21 @@ def test_every_resource_urn_is_unique(combo: tuple[str, str, Inventory]) -> None
         key = (parent, rec.type, rec.name)
         assert key not in seen, f"duplicate URN {key}"
         seen[key] = rec.name
+
+
+@pytest.mark.parametrize("target", ["docker", "kind"])
+def test_both_flink_services_mount_the_one_checkpoint_volume(apps_dir: Path, target: str) -> None:
+    inv = run(StackConfig(target=target), apps_dir)
+    if target == "docker":
+        (volume,) = [v for v in inv.of_type("docker:index/volume:Volume") if v.name == "flink-data"]
+        for name in ("jobmanager", "taskmanager"):
+            mounts = inv.named(CONTAINER, name).inputs["volumes"]
+            assert [m["volumeName"] for m in mounts] == [volume.inputs["name"]], name
+    else:
+        claims = inv.of_type("kubernetes:core/v1:PersistentVolumeClaim")
+        assert [c.name for c in claims].count("flink-data") == 1
+        for name in ("jobmanager", "taskmanager"):
+            pod = inv.named(DEPLOYMENT, name).inputs["spec"]["template"]["spec"]
+            assert [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]] == [
+                "flink-data"
+            ], name

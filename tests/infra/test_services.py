@@ -225,3 +225,40 @@ def test_missing_mapping_file_is_named(tmp_path) -> None:  # type: ignore[no-unt
 
     with pytest.raises(FileNotFoundError, match=r"alerts\.json is missing"):
         catalog.index_templates(tmp_path)
+
+
+def test_flink_checkpoints_and_savepoints_live_on_one_volume_both_flink_services_mount() -> None:
+    from iotstack.services import FLINK_DATA
+
+    stack = describe(StackConfig())
+    jm, tm = stack.services["jobmanager"], stack.services["taskmanager"]
+    assert jm.volumes == tm.volumes == (FLINK_DATA,) and FLINK_DATA.shared
+    for service in (jm, tm):
+        lines = service.resolved_env({})["FLINK_PROPERTIES"].splitlines()
+        props = dict(line.split(": ", 1) for line in lines)
+        # Without a directory Flink keeps checkpoints in JobManager memory (5 MiB of state).
+        for key in ("state.checkpoints.dir", "state.savepoints.dir"):
+            assert props[key].startswith(f"file://{FLINK_DATA.path}/"), (service.name, key)
+    others = [s for s in stack.services.values() if s.name not in ("jobmanager", "taskmanager")]
+    assert all(FLINK_DATA.name not in {v.name for v in s.volumes} for s in others)
+
+
+def test_a_volume_name_is_one_storage() -> None:
+    from dataclasses import replace
+
+    from iotstack.services import Volume, check_volumes
+
+    stack = describe(StackConfig())
+    services = list(stack.services.values())
+    check_volumes(services)  # the stack as described
+    kafka = stack.services["kafka"]
+    es = stack.services["elasticsearch"]
+    # The same unshared name on two services: rejected, naming both and the fix.
+    clash = replace(es, volumes=(Volume("kafka-data", "/data"),))
+    with pytest.raises(ValueError, match=r"'kafka-data'.*'kafka' and 'elasticsearch'.*shared"):
+        check_volumes([kafka, clash])
+    # A shared name whose spec differs between services: rejected.
+    a = replace(kafka, volumes=(Volume("v", "/a", shared=True),))
+    b = replace(es, volumes=(Volume("v", "/b", shared=True),))
+    with pytest.raises(ValueError, match=r"shared volume 'v' differs"):
+        check_volumes([a, b])

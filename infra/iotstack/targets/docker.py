@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from iotstack.services import Service
+from iotstack.services import Service, Volume
 from iotstack.targets import Rendered, env_value
 
 
@@ -44,6 +44,7 @@ class DockerTarget:
         self.bind_address = bind_address
         self.retain_data = retain_data
         self.prefix = prefix
+        self._volumes: dict[str, docker.Volume] = {}  # by name: a shared one is created once
 
     def pinned_image(self, service: Service, parent: pulumi.Resource) -> pulumi.Input[str]:
         """Pull the pinned image once; keep it locally so a destroy does not re-download."""
@@ -75,19 +76,7 @@ class DockerTarget:
         depends_on: Sequence[pulumi.Resource],
     ) -> Rendered:
         """A container (plus its named volumes) for ``service``."""
-        volumes = [
-            docker.Volume(
-                vol.name,
-                name=f"{self.prefix}-{vol.name}",
-                opts=pulumi.ResourceOptions(
-                    parent=parent,
-                    protect=self.retain_data,
-                    retain_on_delete=self.retain_data,
-                    delete_before_replace=True,  # fixed names: the old one must go first
-                ),
-            )
-            for vol in service.volumes
-        ]
+        volumes = [self._volume(vol, parent) for vol in service.volumes]
         envs = [
             env_value(value, secrets).apply(_assignment(key)) for key, value in service.env.items()
         ]
@@ -143,3 +132,21 @@ class DockerTarget:
             # The provider reports a one-shot container's exit code but does not fail on it.
             container.exit_code.apply(_require_success(self.prefix, service.name))
         return Rendered(ready=container, resources=[*volumes, container])
+
+    def _volume(self, vol: Volume, parent: pulumi.Resource) -> docker.Volume:
+        """The named volume ``vol``; a shared one is created by its first service only
+        (both Flink containers then mount the same ``iotstack-flink-data``)."""
+        if vol.name in self._volumes:
+            return self._volumes[vol.name]
+        created = docker.Volume(
+            vol.name,
+            name=f"{self.prefix}-{vol.name}",
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                protect=self.retain_data,
+                retain_on_delete=self.retain_data,
+                delete_before_replace=True,  # fixed names: the old one must go first
+            ),
+        )
+        self._volumes[vol.name] = created
+        return created

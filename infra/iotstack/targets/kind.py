@@ -15,7 +15,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 
-from iotstack.services import HealthCheck, Secret, Service
+from iotstack.services import HealthCheck, Secret, Service, Volume
 from iotstack.targets import Rendered, env_value
 
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
@@ -54,6 +54,7 @@ class KindTarget:
         self.retain_data = retain_data
         # Everything in the namespace waits for it (and is deleted before it).
         self._ns: list[pulumi.Resource] = [namespace_resource] if namespace_resource else []
+        self._claims: dict[str, k8s.core.v1.PersistentVolumeClaim] = {}  # a shared one once
 
     def pinned_image(self, service: Service, parent: pulumi.Resource) -> pulumi.Input[str]:
         """Nodes pull pinned upstream images themselves (IfNotPresent)."""
@@ -87,6 +88,37 @@ class KindTarget:
             labels={"app.kubernetes.io/name": app, "app.kubernetes.io/part-of": "iotstack"},
             annotations=dict(annotations) if annotations else None,
         )
+
+    def _claim(
+        self, vol: Volume, service: str, parent: pulumi.Resource
+    ) -> k8s.core.v1.PersistentVolumeClaim:
+        """The claim for ``vol``, created by its first service only.
+
+        ReadWriteOnce: kind and minikube clusters made by this project have one node, where
+        every pod may mount it (a shared volume on a multi-node cluster needs a
+        ReadWriteMany storage class instead).
+        """
+        if vol.name in self._claims:
+            return self._claims[vol.name]
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            vol.name,
+            # kind's local-path class binds on first consumer: do not wait for Bound here.
+            metadata=self._meta(vol.name, service, SKIP_AWAIT),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                    requests={"storage": f"{vol.size_gib}Gi"}
+                ),
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                depends_on=self._ns,
+                protect=self.retain_data,
+                retain_on_delete=self.retain_data,
+            ),
+        )
+        self._claims[vol.name] = claim
+        return claim
 
     def run(
         self,
@@ -127,26 +159,7 @@ class KindTarget:
             else:
                 env.append(k8s.core.v1.EnvVarArgs(name=key, value=value))
 
-        claims = [
-            k8s.core.v1.PersistentVolumeClaim(
-                vol.name,
-                # kind's local-path class binds on first consumer: do not wait for Bound here.
-                metadata=self._meta(vol.name, service.name, SKIP_AWAIT),
-                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                    access_modes=["ReadWriteOnce"],
-                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                        requests={"storage": f"{vol.size_gib}Gi"}
-                    ),
-                ),
-                opts=pulumi.ResourceOptions(
-                    parent=parent,
-                    depends_on=self._ns,
-                    protect=self.retain_data,
-                    retain_on_delete=self.retain_data,
-                ),
-            )
-            for vol in service.volumes
-        ]
+        claims = [self._claim(vol, service.name, parent) for vol in service.volumes]
         resources.extend(claims)
 
         uid, gid = _ids(service.user)
