@@ -432,13 +432,20 @@ def taskmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
 
 
 def submit_command() -> tuple[str, ...]:
-    """Cancel a running alerts job of the same name, then the image's own submitter.
+    """Stop a running alerts job of the same name with a savepoint, then the image's own
+    submitter, which starts the new job from that savepoint (``RESTORE_FROM``).
 
     The replace step is :mod:`iotstack.ops.flink_jobs`' own source run with ``python -c``,
     so the code the tests exercise is the code that runs; nothing is installed in the image.
+    It prints the path to restore from (or nothing); a failure stops the submitter.
     """
     source = inspect.getsource(flink_jobs) + "\nraise SystemExit(main())\n"
-    return ("sh", "-c", f"python -c {shlex.quote(source)} && exec python -m alerts.submit")
+    return (
+        "sh",
+        "-c",
+        f'restore="$(python -c {shlex.quote(source)})" '
+        '&& RESTORE_FROM="$restore" exec python -m alerts.submit',
+    )
 
 
 def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
@@ -470,6 +477,7 @@ def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
         "ES_FLUSH_INTERVAL_MS": "200",
         "ES_FLUSH_MAX_ACTIONS": "1000",
         "SUBMIT_TIMEOUT_S": "180",
+        "RESTORE_FROM": "",  # set by the replace step in submit_command, per deploy
     }
 
 
@@ -480,6 +488,8 @@ def alerts_submit(cfg: StackConfig, mem: int) -> Service:
         build=_alerts_build(),
         command=submit_command(),
         env=alerts_env(cfg),
+        # Read by the replace step: a replaced JobManager's job left its checkpoints here.
+        volumes=(FLINK_DATA,),
         memory_mib=mem,
         depends_on=("jobmanager", "taskmanager", "kafka", "elasticsearch"),
         one_shot=True,

@@ -52,9 +52,14 @@ class Flink:
             return json.load(resp)
 
     def submit_python(
-        self, script: Path, args: list[str] | None = None, extra_env: dict[str, str] | None = None
+        self,
+        script: Path,
+        args: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+        savepoint: str | None = None,
     ) -> str:
-        """Submit a PyFlink script detached (``flink run -d -py``); return the job id."""
+        """Submit a PyFlink script detached (``flink run -d -py``, from ``savepoint`` if
+        given); return the job id."""
         flink = artifacts.flink_home() / "bin" / "flink"
         host_port = self.rest_url.removeprefix("http://")
         argv = [
@@ -63,6 +68,7 @@ class Flink:
             "-m",
             host_port,
             "-d",
+            *(["-s", savepoint] if savepoint else []),
             "-py",
             str(script),
             "-pyexec",

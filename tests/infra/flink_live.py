@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -35,22 +36,112 @@ JOB = textwrap.dedent(
 )
 
 
-def test_running_job_of_the_name_is_cancelled_and_others_kept(flink, tmp_path: Path) -> None:
+# A job that fails on every record and waits 60 s between restarts: mostly RESTARTING, where
+# no savepoint can be taken.
+FAILING_JOB = textwrap.dedent(
+    """
+    import sys
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+    from pyflink.table.udf import udf
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    conf = env.get_config()
+    conf.set("pipeline.name", sys.argv[1])
+    conf.set("restart-strategy.type", "fixed-delay")
+    conf.set("restart-strategy.fixed-delay.attempts", "1000")
+    conf.set("restart-strategy.fixed-delay.delay", "60s")
+
+    @udf(result_type="INT")
+    def boom(x):
+        raise ValueError("this job fails on purpose")
+
+    env.create_temporary_function("boom", boom)
+    env.execute_sql("CREATE TABLE src (x INT) WITH ('connector' = 'datagen', "
+                    "'rows-per-second' = '1')")
+    env.execute_sql("CREATE TABLE sink (x INT) WITH ('connector' = 'blackhole')")
+    env.execute_sql("INSERT INTO sink SELECT boom(x) FROM src")
+    """
+)
+
+
+def _local(path: str) -> Path:
+    return Path(path.removeprefix("file:").removeprefix("//"))
+
+
+def test_running_job_of_the_name_is_stopped_with_a_savepoint_and_others_kept(
+    flink, tmp_path: Path
+) -> None:
     script = tmp_path / "forever.py"
     script.write_text(JOB)
     name, other = f"replace-{uuid.uuid4().hex[:6]}", f"keep-{uuid.uuid4().hex[:6]}"
     target = flink.submit_python(script, [name])
     keep = flink.submit_python(script, [other])
+    lines: list[str] = []
+    restored = ""
     try:
         flink.wait_job_state(target, "RUNNING")
         flink.wait_job_state(keep, "RUNNING")
-        assert flink_jobs.cancel_named_jobs(flink.rest_url, name) == [target]
-        assert flink.job_state(target) == "CANCELED"
+        path = flink_jobs.stop_named_jobs(flink.rest_url, name, log=lines.append)
+        assert path is not None and "savepoint" in path, lines
+        assert (_local(path) / "_metadata").is_file(), path  # the cluster's savepoints dir
+        assert flink.job_state(target) == "FINISHED"  # stopped, not cancelled
         assert flink.job_state(keep) == "RUNNING"
-        assert flink_jobs.cancel_named_jobs(flink.rest_url, name) == []  # nothing left
+        assert lines == [f"stopped {target} with savepoint {path}"]
+        assert flink_jobs.stop_named_jobs(flink.rest_url, name) is None  # nothing left
+        # The state goes on: a job started from the savepoint runs and says it restored.
+        restored = flink.submit_python(script, [name], savepoint=path)
+        flink.wait_job_state(restored, "RUNNING")
+        info = flink.get(f"/jobs/{restored}/checkpoints")["latest"]["restored"]
+        assert info["is_savepoint"] and info["external_path"] == path, info
     finally:
-        flink.cancel(target)
-        flink.cancel(keep)
+        for job in (target, keep, restored):
+            if job and flink.job_state(job) in flink_jobs.ACTIVE:
+                flink.cancel(job)
+
+
+def test_a_cancelled_job_leaves_its_last_checkpoint_to_restore_from(flink, tmp_path: Path) -> None:
+    script = tmp_path / "checkpointed.py"
+    script.write_text(
+        JOB.replace(
+            'env.get_config().set("pipeline.name", sys.argv[1])',
+            'env.get_config().set("pipeline.name", sys.argv[1])\n'
+            'env.get_config().set("execution.checkpointing.interval", "500ms")\n'
+            'env.get_config().set("execution.checkpointing.externalized-checkpoint-retention", '
+            '"RETAIN_ON_CANCELLATION")',
+        )
+    )
+    job = flink.submit_python(script, [f"retained-{uuid.uuid4().hex[:6]}"])
+    try:
+        flink.wait_job_state(job, "RUNNING")
+        deadline = time.monotonic() + 60
+        while not flink.get(f"/jobs/{job}/checkpoints")["latest"]["completed"]:
+            assert time.monotonic() < deadline, "no checkpoint completed in 60 s"
+            time.sleep(0.5)
+    finally:
+        flink.cancel(job)
+    flink.wait_job_state(job, "CANCELED")
+    path = flink_jobs.retained_checkpoint(flink.rest_url, job)
+    assert path is not None and "chk-" in path
+    assert (_local(path) / "_metadata").is_file(), path  # kept on cancellation
+
+
+def test_a_job_that_cannot_take_a_savepoint_is_cancelled_and_said_so(
+    flink, tmp_path: Path
+) -> None:
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_JOB)
+    name = f"failing-{uuid.uuid4().hex[:6]}"
+    target = flink.submit_python(script, [name])
+    lines: list[str] = []
+    try:
+        flink.wait_job_state(target, "RESTARTING", timeout=180)
+        path = flink_jobs.stop_named_jobs(flink.rest_url, name, log=lines.append)
+        assert path is None  # no savepoint, and it never completed a checkpoint
+        assert flink.job_state(target) == "CANCELED"
+        assert len(lines) == 1 and lines[0].startswith(f"no savepoint of {target} ("), lines
+        assert lines[0].endswith("cancelled it, restoring from nothing"), lines
+    finally:
+        if flink.job_state(target) in flink_jobs.ACTIVE:
+            flink.cancel(target)
 
 
 def test_flink_properties_override_the_distribution_config(tmp_path: Path) -> None:

@@ -497,18 +497,22 @@ def test_every_resource_urn_is_unique(combo: tuple[str, str, Inventory]) -> None
 
 
 @pytest.mark.parametrize("target", ["docker", "kind"])
-def test_both_flink_services_mount_the_one_checkpoint_volume(apps_dir: Path, target: str) -> None:
+def test_flink_and_the_submitter_mount_the_one_checkpoint_volume(
+    apps_dir: Path, target: str
+) -> None:
     inv = run(StackConfig(target=target), apps_dir)
+    users = ("jobmanager", "taskmanager", "alerts-submit")
     if target == "docker":
         (volume,) = [v for v in inv.of_type("docker:index/volume:Volume") if v.name == "flink-data"]
-        for name in ("jobmanager", "taskmanager"):
+        for name in users:
             mounts = inv.named(CONTAINER, name).inputs["volumes"]
             assert [m["volumeName"] for m in mounts] == [volume.inputs["name"]], name
     else:
         claims = inv.of_type("kubernetes:core/v1:PersistentVolumeClaim")
         assert [c.name for c in claims].count("flink-data") == 1
-        for name in ("jobmanager", "taskmanager"):
-            pod = inv.named(DEPLOYMENT, name).inputs["spec"]["template"]["spec"]
+        for name in users:
+            kind = JOB if name == "alerts-submit" else DEPLOYMENT
+            pod = inv.named(kind, name).inputs["spec"]["template"]["spec"]
             assert [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]] == [
                 "flink-data"
             ], name

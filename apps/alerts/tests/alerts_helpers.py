@@ -66,20 +66,26 @@ def prepare(settings: Mapping[str, str], partitions: int = 3) -> None:
                           mappings=body["mappings"])
 
 
-def start_job(flink: Flink, settings: Mapping[str, str], savepoint: str | None = None) -> str:
-    """Submit the job from source with ``settings``; return its id once it is RUNNING."""
-    cfg = cfg_mod.load(settings)
+def submit_args(
+    flink: Flink, settings: Mapping[str, str]
+) -> tuple[cfg_mod.Config, dict[str, str], dict[str, Any]]:
+    """(config, environment, how) to submit the job from source to the harness's Flink."""
     env = {
         **flink.env,
         **settings,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
     }
-    job_id, submitted = submit_mod.submit(
-        cfg, env, entry=("-py", str(JOB_PY)), savepoint=savepoint, pyexec=sys.executable,
-        flink=str(artifacts.flink_home() / "bin" / "flink"),
-    )
+    how = {"entry": ("-py", str(JOB_PY)), "pyexec": sys.executable,
+           "flink": str(artifacts.flink_home() / "bin" / "flink")}
+    return cfg_mod.load(settings), env, how
+
+
+def start_job(flink: Flink, settings: Mapping[str, str], savepoint: str | None = None) -> str:
+    """Submit the job from source with ``settings``; return its id once it is RUNNING."""
+    cfg, env, how = submit_args(flink, settings)
+    job_id, submitted = submit_mod.submit(cfg, env, savepoint=savepoint, **how)
     assert submitted, f"a job named {cfg.job_name} was already running"
-    flink.wait_job_state(job_id, "RUNNING", timeout=180)
+    submit_mod.wait_running(flink.rest_url, job_id, 180)  # the image's own readiness wait
     return job_id
 
 

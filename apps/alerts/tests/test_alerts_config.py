@@ -37,6 +37,8 @@ def test_sensor_rules_override_the_defaults() -> None:
         ("READINGS_TOPIC", "bad topic", "READINGS_TOPIC"),
         ("ALERTS_INDEX", "Alerts", "ALERTS_INDEX"),
         ("SENSOR_RULES", "{", "SENSOR_RULES"),
+        ("RESTORE_FROM", "savepoint-1", "RESTORE_FROM"),
+        ("RESTORE_FROM", "file:/a b", "RESTORE_FROM"),
         ("SENSOR_RULES", '{"s": {"hgih": 1}}', "SENSOR_RULES"),
         ("JOB_PARALLELISM", "0", "JOB_PARALLELISM"),
         ("CHECKPOINT_INTERVAL_MS", "soon", "CHECKPOINT_INTERVAL_MS"),
@@ -46,3 +48,9 @@ def test_bad_values_name_the_variable(env: str, value: str, named: str) -> None:
     with pytest.raises(ConfigError) as err:
         load({env: value})
     assert named in str(err.value) and "\n" not in str(err.value)
+
+
+def test_restore_from_is_empty_or_a_savepoint_path() -> None:
+    assert load({}).restore_from == ""
+    path = "file:/opt/flink/data/savepoints/savepoint-0a1b2c-3d4e5f6a7b8c"
+    assert load({"RESTORE_FROM": path}).restore_from == path

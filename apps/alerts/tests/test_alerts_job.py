@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 import scenario
 from alerts.config import load
-from alerts.submit import SubmitError, submit, wait_for_cluster
+from alerts.submit import SubmitError, deploy, submit, wait_for_cluster
 from alerts_helpers import (
     consume_all,
     es_docs,
@@ -18,6 +20,7 @@ from alerts_helpers import (
     prepare,
     produce,
     start_job,
+    submit_args,
     wait_until,
 )
 from harness.elasticsearch import Elasticsearch
@@ -105,3 +108,28 @@ def test_scenario_gives_exactly_the_expected_outputs(
 def test_submitter_gives_up_after_its_bounded_wait_naming_the_url() -> None:
     with pytest.raises(SubmitError, match=r"Flink at http://127.0.0.1:9 was not ready after 1 s"):
         wait_for_cluster("http://127.0.0.1:9", timeout_s=1, poll_s=0.2)
+
+
+def test_a_state_that_cannot_be_restored_is_reported_and_the_job_runs_without_it(
+    flink: Flink, kafka: Kafka, elasticsearch: Elasticsearch, tmp_path: Path
+) -> None:
+    missing = f"file:{tmp_path}/savepoint-000000-000000000000"
+    settings = job_settings(kafka.bootstrap, elasticsearch.url, flink.rest_url,
+                            RESTORE_FROM=missing)
+    prepare(settings)
+    cfg, env, how = submit_args(flink, settings)
+    out = io.StringIO()
+    code = deploy(cfg, env, out, **how)
+    lines = out.getvalue().splitlines()
+    # The reason first, in one line, not at the end of a Java stack trace.
+    assert lines[0].startswith("alerts submit: `flink run` failed (exit "), lines[0]
+    assert "Cannot find checkpoint or savepoint" in lines[0] and missing in lines[0]
+    # Not a dead end: the job runs without the state, and the exit code still says so.
+    assert code == 1
+    started = [line for line in lines if "WITHOUT the previous job's state" in line]
+    assert len(started) == 1 and missing in started[0], lines[-3:]
+    job_id = started[0].split("started ", 1)[1].split()[0]
+    try:
+        assert flink.job_state(job_id) == "RUNNING"
+    finally:
+        flink.cancel(job_id)

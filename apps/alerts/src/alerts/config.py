@@ -93,7 +93,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SUBMIT_TIMEOUT_S",
         "180",
-        "how long the submitter waits for the JobManager REST API before failing",
+        "how long the submitter waits for the cluster, then for the job to run, before failing",
+    ),
+    Setting(
+        "RESTORE_FROM",
+        "",
+        "savepoint or retained checkpoint the submitter starts the job from (empty: none); "
+        "the stack's replace step sets it to the savepoint it took of the previous job",
     ),
 )
 
@@ -146,6 +152,7 @@ class Config:
     es_flush_interval_ms: int = 200
     es_flush_max_actions: int = 1000
     submit_timeout_s: float = 180.0
+    restore_from: str = ""
 
     def rules_for(self, sensor_id: str) -> Rules:
         """The rules of ``sensor_id``: its override if any, else the defaults."""
@@ -314,4 +321,15 @@ def load(environ: Mapping[str, str]) -> Config:
         es_flush_interval_ms=_int(environ, "ES_FLUSH_INTERVAL_MS", 1, 600_000),
         es_flush_max_actions=_int(environ, "ES_FLUSH_MAX_ACTIONS", 1, 100_000),
         submit_timeout_s=float(_int(environ, "SUBMIT_TIMEOUT_S", 1, 3600)),
+        restore_from=_restore_path(environ),
     )
+
+
+def _restore_path(environ: Mapping[str, str]) -> str:
+    raw = _get(environ, "RESTORE_FROM")
+    if raw and (not re.match(r"^(file:|s3a?:|hdfs:|/)", raw) or re.search(r"\s", raw)):
+        raise ConfigError(
+            f"RESTORE_FROM={raw!r} is not a savepoint path; e.g. "
+            "RESTORE_FROM=file:/opt/flink/data/savepoints/savepoint-0a1b2c-3d4e5f6a7b8c, or empty"
+        )
+    return raw

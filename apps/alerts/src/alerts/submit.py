@@ -3,11 +3,14 @@
 Waits (bounded by SUBMIT_TIMEOUT_S) for the JobManager's REST API and a registered
 TaskManager, then exits 0 without submitting if a job named JOB_NAME is already running
 (a redeploy or a restarted submitter container must not start a second copy); otherwise
-runs ``flink run -d -pym alerts.job`` and prints the job id. Standard library only.
+runs ``flink run -d -pym alerts.job`` (with ``-s RESTORE_FROM`` when set), waits (bounded
+again) until the job runs and prints its id; a job that fails to start (a savepoint that
+does not fit the new job, say) is an error naming Flink's reason. Standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,7 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from alerts import config as cfg_mod
 
@@ -95,6 +98,24 @@ def run_argv(
     return argv
 
 
+# Causes that only say "the client program failed", never why.
+_GENERIC_CAUSES = ("Python process exits with code", "ProgramAbortException")
+
+
+def root_cause(output: str) -> str:
+    """The most specific Java cause in ``flink run``'s output (the last ``Caused by:`` that
+    is not a generic wrapper), else its last non-empty line."""
+    causes = [
+        line.removeprefix("Caused by: ").strip()
+        for line in output.splitlines()
+        if line.startswith("Caused by: ") and not any(g in line for g in _GENERIC_CAUSES)
+    ]
+    if causes:
+        return causes[-1]
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
 def submit(
     cfg: cfg_mod.Config,
     env: Mapping[str, str],
@@ -116,9 +137,79 @@ def submit(
     match = re.search(r"JobID ([0-9a-f]{32})", output)
     if done.returncode != 0 or match is None:
         raise SubmitError(
-            f"`flink run` failed (exit {done.returncode}):\n{output[-4000:]}"
+            f"`flink run` failed (exit {done.returncode}): {root_cause(output)}\n"
+            f"--- the end of its output ---\n{output[-2500:]}"
         )
     return match.group(1), True
+
+
+def wait_running(rest_url: str, job_id: str, timeout_s: float, poll_s: float = 0.5) -> None:
+    """Return once the job is RUNNING; raise with Flink's reason if it ends or takes longer."""
+    deadline = time.monotonic() + timeout_s
+    state = "unknown"
+    while time.monotonic() < deadline:
+        try:
+            state = str(rest_get(rest_url, f"/jobs/{job_id}")["state"])
+        except (OSError, urllib.error.URLError, ValueError, KeyError) as exc:
+            state = f"unknown ({exc})"
+        if state == "RUNNING":
+            return
+        if state in ("FAILED", "CANCELED", "FINISHED"):
+            break
+        time.sleep(poll_s)
+    reason = ""
+    with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
+        reason = str(rest_get(rest_url, f"/jobs/{job_id}/exceptions").get("root-exception") or "")
+    raise SubmitError(
+        f"job {job_id} is {state}, not RUNNING, {timeout_s:g} s after submission"
+        + (f"; Flink says:\n{reason[:3000]}" if reason else "")
+    )
+
+
+def submit_and_wait(
+    cfg: cfg_mod.Config, env: Mapping[str, str], restore: str | None, **how: Any
+) -> tuple[str, bool]:
+    """:func:`submit` (from ``restore`` if given), then wait until a new job runs."""
+    job_id, submitted = submit(cfg, env, savepoint=restore, **how)
+    if submitted:
+        wait_running(cfg.flink_rest_url, job_id, cfg.submit_timeout_s)
+    return job_id, submitted
+
+
+def deploy(cfg: cfg_mod.Config, env: Mapping[str, str], out: TextIO, **how: Any) -> int:
+    """Submit the job once (from ``cfg.restore_from`` if set) and report on ``out``; the
+    exit code. ``how``: :func:`submit`'s keyword arguments (tests run the job from source).
+
+    A state that does not fit the new job (or cannot be read) is not a dead end: the job is
+    started without it, so the pipeline runs, and the exit code is still 1, so the deploy
+    reports what was given up; the state stays where it is.
+    """
+    restore = cfg.restore_from or None
+    try:
+        job_id, submitted = submit_and_wait(cfg, env, restore, **how)
+    except SubmitError as exc:
+        out.write(f"alerts submit: {exc}\n")
+        if not restore:
+            return 1
+        try:
+            job_id, submitted = submit_and_wait(cfg, env, None, **how)
+        except SubmitError as again:
+            out.write(f"alerts submit: without the old state too: {again}\n")
+            return 1
+        if submitted:
+            out.write(
+                f"alerts submit: started {job_id} WITHOUT the previous job's state, which "
+                f"stays at {restore}: alerts that job had open will not be resolved by it\n"
+            )
+        else:
+            out.write(f"alerts submit: a job of that name is still active ({job_id})\n")
+        return 1
+    if not submitted:
+        verb = "already running, not submitted again:"
+    else:
+        verb = f"restored from {restore} and running:" if restore else "submitted and running:"
+    out.write(f"alerts job {cfg.job_name!r} {verb} {job_id}\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,13 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     del argv  # every setting is an environment variable (alerts.config)
     try:
         cfg = cfg_mod.load(os.environ)
-        job_id, submitted = submit(cfg, os.environ)
-    except (cfg_mod.ConfigError, SubmitError) as exc:
+    except cfg_mod.ConfigError as exc:
         sys.stderr.write(f"alerts submit: {exc}\n")
         return 1
-    verb = "submitted" if submitted else "already running, not submitted again:"
-    sys.stdout.write(f"alerts job {cfg.job_name!r} {verb} {job_id}\n")
-    return 0
+    return deploy(cfg, os.environ, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,224 @@
+"""A redeploy keeps the job's state: an alert opened before it is resolved after it.
+
+``pulumi up`` after a change re-runs the alerts image's submitter with the description's
+own command. Two kinds of redeploy, one after the other:
+
+1. settings changed, Flink kept: the replace step stops the running job with a savepoint
+   (on the volume the Flink containers and the submitter mount), the new job starts from it;
+2. a new alerts image: the JobManager and TaskManager are replaced too and the job dies with
+   them; the replace step finds the newest checkpoint it left on the volume.
+
+Each time a sensor that is hot before the redeploy and cools down after it must resolve
+the SAME alert; a job that forgot its state would leave that alert open forever.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from alerts import config as alerts_config
+from alerts import rules
+from elasticsearch import Elasticsearch as EsClient
+from harness.elasticsearch import Elasticsearch
+from harness.kafka import Kafka
+from harness.procs import free_port
+from kafka import KafkaProducer
+
+from docker_e2e import engine
+from docker_e2e.engine import http_json
+from docker_e2e.wiring import (
+    app_env,
+    apply_index_templates,
+    create_stack_topics,
+    flink_mounts,
+    flink_properties,
+    service_command,
+)
+
+pytestmark = pytest.mark.services
+
+T0 = 1_700_000_040_000
+STEP_MS = 5_000
+SENSORS = ("rd-hot", "rd-steady-1", "rd-steady-2")
+# rd-hot is 90 °C in steps 4-11 (alert A) and 18-29 (alert B), 50 °C otherwise.
+BEFORE = range(0, 12)  # A opens; then redeploy 1 (savepoint)
+MIDDLE = range(12, 24)  # A resolves, B opens; then redeploy 2 (Flink replaced)
+AFTER = range(24, 36)  # B resolves
+
+
+def _reading(sensor: str, i: int) -> dict[str, Any]:
+    hot = sensor == "rd-hot" and (4 <= i < 12 or 18 <= i < 30)
+    temperature = 90.0 if hot else 50.0 if sensor == "rd-hot" else 21.0
+    return {
+        "schema_version": 1,
+        "sensor_id": sensor,
+        "site": "plant-rd",
+        "ts": T0 + i * STEP_MS,
+        "temperature_c": temperature,
+        "seq": i,
+    }
+
+
+def _produce(bootstrap: str, topic: str, steps: range) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for i in steps:
+        for sensor in SENSORS:
+            value = json.dumps(_reading(sensor, i)).encode()
+            producer.send(topic, key=sensor.encode(), value=value)
+    producer.flush()
+    producer.close()
+
+
+def _expected(env: dict[str, str], steps: range) -> dict[str, dict[str, Any]]:
+    """Final state of every alert after ``steps``, by the pure rules (one uninterrupted run)."""
+    cfg = alerts_config.load(env)
+    states = {s: rules.SensorState() for s in SENSORS}
+    final: dict[str, dict[str, Any]] = {}
+    for i in steps:
+        for sensor in SENSORS:
+            r = _reading(sensor, i)
+            reading = rules.Reading(sensor, r["site"], r["ts"], r["temperature_c"], r["seq"])
+            for event in rules.on_reading(states[sensor], reading, cfg.rules_for(sensor)):
+                final[event["alert_id"]] = event
+    return final
+
+
+def _statuses(names: dict[str, str], steps: range) -> dict[str, str]:
+    """Alert id -> final status after ``steps``, with the description's rule settings."""
+    return {k: e["status"] for k, e in _expected(app_env("alerts-submit", **names), steps).items()}
+
+
+def _high(statuses: dict[str, str]) -> list[str]:
+    """Statuses of rd-hot's high_temperature alerts, oldest episode first."""
+    return [v for k, v in sorted(statuses.items()) if ":high_temperature:" in k]
+
+
+def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
+    app_images: engine.AppImages,
+    containers: engine.Containers,
+    kafka: Kafka,
+    elasticsearch: Elasticsearch,
+) -> None:
+    sfx = uuid.uuid4().hex[:6]
+    names = {
+        "READINGS_TOPIC": f"rd-readings-{sfx}",
+        "ALERTS_TOPIC": f"rd-alerts-{sfx}",
+        "DEAD_LETTER_TOPIC": f"rd-dlq-{sfx}",
+        "LATE_TOPIC": f"rd-late-{sfx}",
+        "ALERTS_INDEX": f"rd-alerts-{sfx}",
+        "AGGREGATES_INDEX": f"rd-aggs-{sfx}",
+        "JOB_NAME": f"iot-alerts-rd-{sfx}",
+        "KAFKA_GROUP_ID": f"alerts-rd-{sfx}",
+    }
+    apply_index_templates(elasticsearch.url, names["ALERTS_INDEX"], names["AGGREGATES_INDEX"])
+    create_stack_topics(kafka.bootstrap, names)
+    image = app_images["alerts"].tag
+    mounts = flink_mounts(containers.prefix)  # kept across the Flink replacement, as a volume
+
+    def start_flink(generation: int) -> str:
+        """JobManager + TaskManager from the alerts image; returns the REST URL."""
+        rest_port = free_port()
+        props = flink_properties(rest_port)
+        for role in ("jobmanager", "taskmanager"):
+            containers.run(
+                f"{role}-{generation}",
+                image,
+                app_env(role, FLINK_PROPERTIES=props),
+                args=service_command(role),
+                volumes=mounts,
+            )
+        return f"http://127.0.0.1:{rest_port}"
+
+    def submitter_env(rest_url: str) -> dict[str, str]:
+        return app_env(
+            "alerts-submit",
+            KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
+            ELASTICSEARCH_URL=elasticsearch.url,
+            FLINK_REST_URL=rest_url,
+            **names,
+        )
+
+    def deploy(n: int, rest_url: str) -> tuple[str, str]:
+        """One `pulumi up` of the submitter (the description's command and volume, to
+        completion); returns its log and the id of the job then RUNNING."""
+        submit = containers.run(
+            f"alerts-submit-{n}",
+            image,
+            submitter_env(rest_url),
+            args=service_command("alerts-submit"),
+            volumes=mounts,
+        )
+        assert containers.wait(submit, timeout=400) == 0, containers.logs(submit)[-5000:]
+        log = containers.logs(submit)
+        return log, engine.wait_job_running(rest_url, names["JOB_NAME"], 60)
+
+    es = EsClient(elasticsearch.url)
+
+    def alerts() -> dict[str, str]:
+        """Alert id -> status, as stored in Elasticsearch."""
+        if not es.indices.exists(index=names["ALERTS_INDEX"]):
+            return {}
+        es.indices.refresh(index=names["ALERTS_INDEX"])
+        hits = es.search(index=names["ALERTS_INDEX"], size=100)["hits"]["hits"]
+        return {h["_id"]: h["_source"]["status"] for h in hits}
+
+    def until_stored(what: str, want: dict[str, str], rest_url: str) -> None:
+        engine.poll_until(
+            what,
+            lambda: alerts() == want,
+            180,
+            lambda: f"in Elasticsearch: {alerts()}\n"
+            + engine.job_report(rest_url, names["JOB_NAME"]),
+        )
+
+    # First deploy: a new cluster, nothing to restore.
+    rest_url = start_flink(1)
+    log, first = deploy(1, rest_url)
+    assert "a new JobManager; restoring from nothing" in log, log[-2000:]
+    _produce(kafka.bootstrap, names["READINGS_TOPIC"], BEFORE)
+    before = _statuses(names, BEFORE)  # every alert the rules give, compared exactly
+    assert _high(before) == ["open"]  # alert A
+    until_stored("alert A open", before, rest_url)
+
+    # Redeploy 1: only the job is replaced, from a savepoint.
+    log, second = deploy(2, rest_url)
+    assert f"stopped {first} with savepoint file:/opt/flink/data/savepoints/" in log, log[-3000:]
+    assert "restored from file:/opt/flink/data/savepoints/" in log, log[-3000:]
+    assert second != first
+    assert http_json(f"{rest_url}/jobs/{first}")["state"] == "FINISHED"  # stopped, not failed
+    restored = http_json(f"{rest_url}/jobs/{second}/checkpoints")["latest"]["restored"]
+    assert restored and restored["is_savepoint"], restored
+    _produce(kafka.bootstrap, names["READINGS_TOPIC"], MIDDLE)
+    middle = _statuses(names, range(BEFORE.start, MIDDLE.stop))
+    assert _high(middle) == ["resolved", "open"] and set(before) < set(middle)  # A, B
+    until_stored("alert A resolved by the restored job, alert B open", middle, rest_url)
+
+    # Redeploy 2: a new image replaces the Flink containers; the job dies with them after a
+    # checkpoint that holds alert B (taken after B was seen stored).
+    seen_ms = time.time() * 1000
+    engine.poll_until(
+        "a checkpoint after alert B",
+        lambda: (
+            (done := http_json(f"{rest_url}/jobs/{second}/checkpoints")["latest"]["completed"])
+            and done["trigger_timestamp"] > seen_ms
+        ),
+        60,
+    )
+    for role in ("jobmanager-1", "taskmanager-1"):  # as the Docker provider replaces them
+        engine.docker("stop", "-t", "10", f"{containers.prefix}-{role}")
+        engine.docker("rm", f"{containers.prefix}-{role}")
+    rest_url = start_flink(2)
+    log, third = deploy(3, rest_url)
+    assert "a new JobManager; restoring from file:/opt/flink/data/checkpoints/" in log, log[-3000:]
+    assert f"/{second}/chk-" in log, log[-3000:]
+    restored = http_json(f"{rest_url}/jobs/{third}/checkpoints")["latest"]["restored"]
+    # (Flink reports any -s restore as is_savepoint; the path says it was a checkpoint.)
+    assert restored and f"/checkpoints/{second}/chk-" in restored["external_path"], restored
+    _produce(kafka.bootstrap, names["READINGS_TOPIC"], AFTER)
+    after = _statuses(names, range(BEFORE.start, AFTER.stop))
+    assert set(after) == set(middle) and _high(after) == ["resolved", "resolved"]
+    until_stored("alert B resolved by the job restored from a checkpoint", after, rest_url)
