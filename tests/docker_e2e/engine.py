@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.procs import ManagedProcess, ServiceError
+from iotstack.services import HealthCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "iotstack-test/python-base:bookworm"
@@ -294,10 +295,35 @@ class Containers:
         args: tuple[str, ...] = (),
         entrypoint: str | None = None,
         volumes: tuple[str, ...] = (),
+        network: str = "host",
+        alias: str | None = None,
+        user: str | None = None,
+        health: HealthCheck | None = None,
+        memory_mib: int | None = None,
     ) -> str:
-        """Start a detached container; return its full name."""
+        """Start a detached container; return its full name.
+
+        By default on the host network (to reach the harness's services on 127.0.0.1);
+        ``network`` + ``alias`` put it on a user network under a host name instead, as the
+        stack does. ``user``, ``health`` (iotstack.services.HealthCheck) and ``memory_mib`` are
+        passed as the Docker target passes them.
+        """
         full = f"{self.prefix}-{name}"
-        argv = ["run", "-d", "--name", full, "--label", run_label(), "--network", "host"]
+        argv = ["run", "-d", "--name", full, "--label", run_label(), "--network", network]
+        if alias is not None:
+            argv += ["--network-alias", alias]
+        if user is not None:
+            argv += ["--user", user]
+        if memory_mib is not None:
+            argv += ["--memory", f"{memory_mib}m"]
+        if health is not None:
+            argv += [
+                "--health-cmd", health.shell,
+                "--health-interval", f"{health.interval_s}s",
+                "--health-timeout", f"{health.timeout_s}s",
+                "--health-retries", str(health.retries),
+                "--health-start-period", f"{health.start_period_s}s",
+            ]  # fmt: skip
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         for volume in volumes:
