@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,11 @@ def _call(rest_url: str, path: str, method: str = "GET", body: Any = None) -> An
     return json.loads(raw) if raw else None
 
 
-def _wait_ended(rest_url: str, jid: str, name: str, deadline: float) -> str:
+def _wait_ended(rest_url: str, jid: str, name: str, deadline: float) -> None:
     while (state := _call(rest_url, f"/jobs/{jid}")["state"]) not in ENDED:
         if time.monotonic() > deadline:
             raise ReplaceError(f"job {name!r} ({jid}) still {state} when the time was up")
         time.sleep(0.5)
-    return str(state)
 
 
 def stop_with_savepoint(rest_url: str, jid: str, deadline: float) -> tuple[str | None, str]:
@@ -88,6 +88,7 @@ def retained_checkpoint(rest_url: str, jid: str) -> str | None:
     latest = _call(rest_url, f"/jobs/{jid}/checkpoints").get("latest") or {}
     completed = latest.get("completed") or {}
     path = completed.get("external_path")
+    # Flink says "<checkpoint-not-externally-addressable>" for one kept in memory only.
     return str(path) if path and not str(path).startswith("<") else None
 
 
@@ -135,7 +136,7 @@ def stop_named_jobs(
     rest_url: str,
     name: str,
     timeout_s: float = 300.0,
-    log: Any = None,
+    log: Callable[[str], None] | None = None,
     overview: dict[str, Any] | None = None,
 ) -> str | None:
     """Stop every active job called ``name``, keeping its state; return the path the new job
