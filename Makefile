@@ -24,7 +24,7 @@ endif
 HARNESS := PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/infra $(CURDIR)/$(PY) -m harness
 PYTEST_FLAGS ?=
 
-.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean preflight kind-cluster
+.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean preflight kind-cluster resubmit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -81,6 +81,18 @@ up: preflight setup  ## deploy the stack (STACK=dev: local Docker; STACK=kind: k
 
 preview: preflight setup  ## show what `make up` would change, with the diff
 	cd infra && pulumi preview --stack $(STACK) --diff
+
+# After a reboot (or a JobManager restart) Flink comes back without its job: run the stack's
+# submitter again. Its replace step finds a JobManager that knows no job and restores the
+# newest checkpoint on the flink-data volume. Names: infra/iotstack/targets/{docker,kind}.py.
+NAMESPACE ?= iotstack
+resubmit:  ## start the alerts job again from its newest state (after a reboot)
+	if [ "$(STACK)" = kind ]; then \
+	  job=$$(kubectl -n $(NAMESPACE) get jobs -l app.kubernetes.io/name=alerts-submit -o name | tail -1); \
+	  kubectl -n $(NAMESPACE) create job "alerts-resubmit-$$(date +%s)" --from="$$job"; \
+	else \
+	  docker start --attach iotstack-alerts-submit; \
+	fi
 
 down: preflight  ## tear the stack down (data volumes survive only with retainData: true)
 	cd infra && pulumi destroy --stack $(STACK) --yes

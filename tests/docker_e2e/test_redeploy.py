@@ -1,15 +1,17 @@
 """A redeploy keeps the job's state: an alert opened before it is resolved after it.
 
 ``pulumi up`` after a change re-runs the alerts image's submitter with the description's
-own command. Two kinds of redeploy, one after the other:
+own command. Two kinds of redeploy and a reboot, one after the other:
 
 1. settings changed, Flink kept: the replace step stops the running job with a savepoint
    (on the volume the Flink containers and the submitter mount), the new job starts from it;
 2. a new alerts image: the JobManager and TaskManager are replaced too and the job dies with
-   them; the replace step finds the newest checkpoint it left on the volume.
+   them; the replace step finds the newest checkpoint it left on the volume;
+3. a reboot: the JobManager and TaskManager restart without the job, and `make resubmit`
+   starts the existing submitter container again (``docker start --attach``).
 
-Each time a sensor that is hot before the redeploy and cools down after it must resolve
-the SAME alert; a job that forgot its state would leave that alert open forever.
+Each time a sensor that is hot before and cools down after must resolve the SAME alert; a
+job that forgot its state would leave that alert open forever.
 """
 
 from __future__ import annotations
@@ -44,14 +46,15 @@ pytestmark = pytest.mark.services
 T0 = 1_700_000_040_000
 STEP_MS = 5_000
 SENSORS = ("rd-hot", "rd-steady-1", "rd-steady-2")
-# rd-hot is 90 °C in steps 4-11 (alert A) and 18-29 (alert B), 50 °C otherwise.
+# rd-hot is 90 °C in steps 4-11 (alert A), 18-29 (B) and 32-41 (C), 50 °C otherwise.
 BEFORE = range(0, 12)  # A opens; then redeploy 1 (savepoint)
 MIDDLE = range(12, 24)  # A resolves, B opens; then redeploy 2 (Flink replaced)
-AFTER = range(24, 36)  # B resolves
+AFTER = range(24, 36)  # B resolves, C opens; then a reboot and `make resubmit`
+LAST = range(36, 48)  # C resolves
 
 
 def _reading(sensor: str, i: int) -> dict[str, Any]:
-    hot = sensor == "rd-hot" and (4 <= i < 12 or 18 <= i < 30)
+    hot = sensor == "rd-hot" and (4 <= i < 12 or 18 <= i < 30 or 32 <= i < 42)
     temperature = 90.0 if hot else 50.0 if sensor == "rd-hot" else 21.0
     return {
         "schema_version": 1,
@@ -220,5 +223,31 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     assert restored and f"/checkpoints/{second}/chk-" in restored["external_path"], restored
     _produce(kafka.bootstrap, names["READINGS_TOPIC"], AFTER)
     after = _statuses(names, range(BEFORE.start, AFTER.stop))
-    assert set(after) == set(middle) and _high(after) == ["resolved", "resolved"]
-    until_stored("alert B resolved by the job restored from a checkpoint", after, rest_url)
+    assert set(middle) < set(after) and _high(after) == ["resolved", "resolved", "open"]
+    until_stored("alert B resolved by the job restored from a checkpoint, C open", after, rest_url)
+
+    # A reboot: Flink restarts (same containers, same addresses) and forgets its job; the
+    # last submitter container is started again, as `make resubmit` does.
+    seen_ms = time.time() * 1000
+    engine.poll_until(
+        "a checkpoint after alert C",
+        lambda: (
+            (done := http_json(f"{rest_url}/jobs/{third}/checkpoints")["latest"]["completed"])
+            and done["trigger_timestamp"] > seen_ms
+        ),
+        60,
+    )
+    for role in ("jobmanager-2", "taskmanager-2"):
+        engine.docker("restart", "-t", "10", f"{containers.prefix}-{role}")
+    again = engine.docker(
+        "start", "--attach", f"{containers.prefix}-alerts-submit-3", timeout=400, check=False
+    )
+    log = again.stdout + again.stderr
+    assert again.returncode == 0, log[-3000:]
+    assert f"restoring from file:/opt/flink/data/checkpoints/{third}/chk-" in log, log[-3000:]
+    fourth = engine.wait_job_running(rest_url, names["JOB_NAME"], 60)
+    _produce(kafka.bootstrap, names["READINGS_TOPIC"], LAST)
+    last = _statuses(names, range(BEFORE.start, LAST.stop))
+    assert set(last) == set(after) and _high(last) == ["resolved"] * 3
+    until_stored("alert C resolved after the reboot", last, rest_url)
+    assert fourth != third
