@@ -85,11 +85,14 @@ preview: preflight setup  ## show what `make up` would change, with the diff
 # After a reboot (or a JobManager restart) Flink comes back without its job: run the stack's
 # submitter again. Its replace step finds a JobManager that knows no job and restores the
 # newest checkpoint on the flink-data volume. Names: infra/iotstack/targets/{docker,kind}.py.
+# Docker: start the exited submitter container again. kind: a finished Job cannot be re-run
+# (kubectl create job --from takes only CronJobs), so delete it and let a refreshing
+# `pulumi up` create it again.
 NAMESPACE ?= iotstack
 resubmit:  ## start the alerts job again from its newest state (after a reboot)
 	if [ "$(STACK)" = kind ]; then \
-	  job=$$(kubectl -n $(NAMESPACE) get jobs -l app.kubernetes.io/name=alerts-submit -o name | tail -1); \
-	  kubectl -n $(NAMESPACE) create job "alerts-resubmit-$$(date +%s)" --from="$$job"; \
+	  kubectl -n $(NAMESPACE) delete job -l app.kubernetes.io/name=alerts-submit && \
+	  cd infra && pulumi up --stack $(STACK) --refresh --yes; \
 	else \
 	  docker start --attach iotstack-alerts-submit; \
 	fi
