@@ -178,6 +178,18 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
             + engine.job_report(rest_url, names["JOB_NAME"]),
         )
 
+    def checkpoint_from_now(rest_url: str, job: str, what: str) -> None:
+        """Wait for a checkpoint of ``job`` triggered from now on (so it holds ``what``)."""
+        now_ms = time.time() * 1000
+        engine.poll_until(
+            f"a checkpoint after {what}",
+            lambda: (
+                (done := http_json(f"{rest_url}/jobs/{job}/checkpoints")["latest"]["completed"])
+                and done["trigger_timestamp"] > now_ms
+            ),
+            60,
+        )
+
     # First deploy: a new cluster, nothing to restore.
     rest_url = start_flink(1)
     log, first = deploy(1, rest_url)
@@ -202,15 +214,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
 
     # Redeploy 2: a new image replaces the Flink containers; the job dies with them after a
     # checkpoint that holds alert B (taken after B was seen stored).
-    seen_ms = time.time() * 1000
-    engine.poll_until(
-        "a checkpoint after alert B",
-        lambda: (
-            (done := http_json(f"{rest_url}/jobs/{second}/checkpoints")["latest"]["completed"])
-            and done["trigger_timestamp"] > seen_ms
-        ),
-        60,
-    )
+    checkpoint_from_now(rest_url, second, "alert B")
     for role in ("jobmanager-1", "taskmanager-1"):  # as the Docker provider replaces them
         engine.docker("stop", "-t", "10", f"{containers.prefix}-{role}")
         engine.docker("rm", f"{containers.prefix}-{role}")
@@ -228,15 +232,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
 
     # A reboot: Flink restarts (same containers, same addresses) and forgets its job; the
     # last submitter container is started again, as `make resubmit` does.
-    seen_ms = time.time() * 1000
-    engine.poll_until(
-        "a checkpoint after alert C",
-        lambda: (
-            (done := http_json(f"{rest_url}/jobs/{third}/checkpoints")["latest"]["completed"])
-            and done["trigger_timestamp"] > seen_ms
-        ),
-        60,
-    )
+    checkpoint_from_now(rest_url, third, "alert C")
     for role in ("jobmanager-2", "taskmanager-2"):
         engine.docker("restart", "-t", "10", f"{containers.prefix}-{role}")
     again = engine.docker(
