@@ -18,6 +18,7 @@ from iotstack.config import StackConfig
 from iotstack.services import describe
 
 from docker_e2e import engine
+from docker_e2e.wiring import described_flink_properties, flink_mounts
 
 pytestmark = pytest.mark.services
 
@@ -41,11 +42,7 @@ def test_flink_runs_healthy_exactly_as_described(
 ) -> None:
     stack = describe(StackConfig())
     network = engine.create_network(f"{containers.prefix}-net")
-    volumes = {
-        vol.name: engine.create_volume(f"{containers.prefix}-{vol.name}")
-        for name in SERVICES
-        for vol in stack.services[name].volumes
-    }
+    mounts = flink_mounts(containers.prefix)  # the described volumes, shared by both
     started = {}
     for name in SERVICES:
         service = stack.services[name]
@@ -60,7 +57,7 @@ def test_flink_runs_healthy_exactly_as_described(
             user=service.user,
             health=service.health,
             memory_mib=service.memory_mib,
-            volumes=tuple(f"{volumes[v.name]}:{v.path}" for v in service.volumes),
+            volumes=mounts,
         )
 
     def logs() -> str:
@@ -90,10 +87,7 @@ def test_flink_runs_healthy_exactly_as_described(
 
     loaded = {e["key"]: e["value"] for e in _rest(containers, started["jobmanager"],
                                                   "/jobmanager/config")}
-    described = dict(
-        line.split(": ", 1)
-        for line in stack.services["jobmanager"].resolved_env({})["FLINK_PROPERTIES"].splitlines()
-    )
+    described = described_flink_properties()
     for key in ("state.checkpoints.dir", "state.savepoints.dir", "heartbeat.timeout",
                 "jobmanager.memory.process.size", "jobmanager.rpc.address"):
         assert loaded.get(key) == described[key], (key, loaded.get(key), described[key])

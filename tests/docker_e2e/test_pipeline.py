@@ -23,6 +23,7 @@ from elasticsearch import Elasticsearch as EsClient
 from harness.elasticsearch import Elasticsearch
 from harness.kafka import Kafka
 from harness.procs import free_port
+from iotstack.services import FLINK_CHECKPOINTS_DIR
 from kafka import KafkaConsumer
 
 from docker_e2e import engine
@@ -30,7 +31,6 @@ from docker_e2e.wiring import (
     app_env,
     apply_index_templates,
     create_stack_topics,
-    flink_checkpoints_dir,
     flink_mounts,
     flink_properties,
     service_command,
@@ -285,5 +285,5 @@ def test_pipeline_from_the_images(
         lambda: _json(f"{rest_url}/jobs/{job_id}/checkpoints")["latest"]["completed"],
         60,
     )
-    checkpoints_dir = flink_checkpoints_dir().removeprefix("file://")
+    checkpoints_dir = FLINK_CHECKPOINTS_DIR.removeprefix("file://")
     assert completed["external_path"].removeprefix("file:").startswith(checkpoints_dir)

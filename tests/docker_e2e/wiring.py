@@ -69,6 +69,12 @@ def apply_index_templates(es_url: str, alerts_index: str, aggregates_index: str)
         put_template(es_url, f"{template}-{index}", dict(body, index_patterns=[index]))
 
 
+def described_flink_properties() -> dict[str, str]:
+    """The description's FLINK_PROPERTIES (the same for JobManager and TaskManager), parsed."""
+    described = _service("jobmanager").resolved_env({})["FLINK_PROPERTIES"]
+    return dict(line.split(": ", 1) for line in described.splitlines() if line.strip())
+
+
 def flink_properties(rest_port: int) -> str:
     """The description's FLINK_PROPERTIES with loopback addresses and a free REST port.
 
@@ -76,8 +82,7 @@ def flink_properties(rest_port: int) -> str:
     stack's ``jobmanager`` host name and fixed ports are replaced; everything else (memory,
     slots, parallelism) stays as the description says.
     """
-    described = _service("jobmanager").resolved_env({})["FLINK_PROPERTIES"]
-    props = dict(line.split(": ", 1) for line in described.splitlines() if line.strip())
+    props = described_flink_properties()
     props |= {
         "jobmanager.rpc.address": "127.0.0.1",
         "jobmanager.rpc.port": str(free_port()),
@@ -105,13 +110,6 @@ def flink_mounts(prefix: str) -> tuple[str, ...]:
     volumes = _service("jobmanager").volumes
     assert volumes == _service("taskmanager").volumes and all(v.shared for v in volumes)
     return tuple(f"{engine.create_volume(f'{prefix}-{v.name}')}:{v.path}" for v in volumes)
-
-
-def flink_checkpoints_dir() -> str:
-    """The checkpoint directory the description gives Flink (``state.checkpoints.dir``)."""
-    described = _service("jobmanager").resolved_env({})["FLINK_PROPERTIES"]
-    props = dict(line.split(": ", 1) for line in described.splitlines() if line.strip())
-    return props["state.checkpoints.dir"]
 
 
 def service_command(service: str) -> tuple[str, ...]:
