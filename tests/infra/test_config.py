@@ -130,7 +130,7 @@ def test_runtime_is_python_with_the_venv() -> None:
 
 @pytest.mark.parametrize(("stack", "target"), [("dev", "docker"), ("kind", "kind")])
 def test_stack_files_only_override_known_keys_and_parse(stack: str, target: str) -> None:
-    overrides = yaml.safe_load((INFRA / f"Pulumi.{stack}.yaml").read_text())["config"]
+    overrides = yaml.safe_load((INFRA / "stacks" / f"{stack}.yaml").read_text())["config"]
     raw = {}
     for full_key, value in overrides.items():
         namespace, _, key = full_key.partition(":")
