@@ -24,7 +24,7 @@ endif
 HARNESS := PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/infra $(CURDIR)/$(PY) -m harness
 PYTEST_FLAGS ?=
 
-.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean preflight kind-cluster resubmit
+.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean stack kind-cluster resubmit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,17 +69,21 @@ services: setup fetch  ## run Kafka+ZooKeeper, Elasticsearch and Flink locally u
 kind-cluster:  ## create the kind cluster the "kind" stack deploys to (UIs on 127.0.0.1)
 	kind get clusters | grep -qx iotstack || kind create cluster --config infra/kind/cluster.yaml
 
-preflight:
-	@$(PYTHON) infra/preflight.py --stack $(STACK)
+# The one set-up step every verb runs first, so any verb works as the first command on a
+# fresh clone: the local backend directory, the passphrase file, the stack's config file
+# (seeded from infra/stacks/<stack>.yaml; kept outside the checkout, under .pulumi-state/) and
+# the stack itself. Idempotent. See infra/stackinit.py.
+stack:  ## set up the local backend, passphrase and stack (every verb runs it first)
+	@$(PYTHON) infra/stackinit.py --stack $(STACK)
 
-up: preflight setup  ## deploy the stack (STACK=dev: local Docker; STACK=kind: kind cluster)
-	mkdir -p .pulumi-state
-	if [ -n "$${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] && [ ! -s "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
-	  umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > "$$PULUMI_CONFIG_PASSPHRASE_FILE"; fi
-	cd infra && { pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK); }
+# Per-verb checks on the stack's own configuration (infra/preflight.py says which).
+preflight-%: stack
+	@$(PYTHON) infra/preflight.py --stack $(STACK) --verb $*
+
+up: preflight-up setup  ## deploy the stack (STACK=dev: local Docker; STACK=kind: kind cluster)
 	cd infra && pulumi up --stack $(STACK) --yes
 
-preview: preflight setup  ## show what `make up` would change, with the diff
+preview: preflight-preview setup  ## show what `make up` would change, with the diff
 	cd infra && pulumi preview --stack $(STACK) --diff
 
 # After a reboot (or a JobManager restart) Flink comes back without its job: run the stack's
@@ -89,7 +93,7 @@ preview: preflight setup  ## show what `make up` would change, with the diff
 # (kubectl create job --from takes only CronJobs), so delete it and let a refreshing
 # `pulumi up` create it again.
 NAMESPACE ?= iotstack
-resubmit:  ## start the alerts job again from its newest state (after a reboot)
+resubmit: preflight-resubmit  ## start the alerts job again from its newest state (after a reboot)
 	if [ "$(STACK)" = kind ]; then \
 	  kubectl -n $(NAMESPACE) delete job -l app.kubernetes.io/name=alerts-submit && \
 	  cd infra && pulumi up --stack $(STACK) --refresh --yes; \
@@ -97,7 +101,7 @@ resubmit:  ## start the alerts job again from its newest state (after a reboot)
 	  docker start --attach iotstack-alerts-submit; \
 	fi
 
-down: preflight  ## tear the stack down (data volumes survive only with retainData: true)
+down: preflight-down  ## tear the stack down (data volumes survive only with retainData: true)
 	cd infra && pulumi destroy --stack $(STACK) --yes
 
 bench: setup fetch  ## benchmarks; each prints a table

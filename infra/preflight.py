@@ -1,101 +1,269 @@
-"""Check what `make up` needs before anything heavy runs; one line per missing prerequisite.
+"""Check what a verb needs before anything heavy runs; one line per problem.
 
-Run as ``python infra/preflight.py [--stack dev|kind]``; exits 1 if anything is missing.
-Standard library only, so it runs before any virtualenv exists.
+Run as ``python infra/preflight.py --stack dev --verb up`` (the Makefile does, after the
+shared set-up step ``make stack``); exits 1 if anything is missing. Standard library only,
+so it runs before any virtualenv exists.
+
+What each verb checks (``target`` is read from the stack's own configuration):
+
+==========  ====================================================================
+every verb  Python = the version the apps are built for (``versions.PYTHON_VERSION``),
+            the Pulumi CLI, and the stack's configuration (a bad value is reported
+            with the key and the fix, as ``pulumi preview`` would)
+docker      the Docker daemon answers; for ``preview`` and ``up`` also every host port
+            the stack's configuration publishes is free, except the ports that the
+            deployed stack itself publishes (read from the local backend's state file)
+kind        ``kind`` and ``kubectl`` exist, and the configured cluster's context
+            (``kind-<kindClusterName>``) answers within 10 s
+``down``    never blocked by ports or by the kind cluster: only Python, the Pulumi CLI,
+            the configuration and (docker) the daemon, without which nothing can be removed
+==========  ====================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
+import os
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from iotstack.config import StackConfig
+from iotstack import versions
+from iotstack.config import ConfigError, StackConfig
+from stackinit import INFRA, local_backend_dir
 
-MIN_PYTHON = (3, 11)
+PROJECT = "iotstack"  # name: in Pulumi.yaml
+VERBS = ("preview", "up", "down", "resubmit")
+STOPPED = {
+    "preview": "no preview was run",
+    "up": "nothing was deployed",
+    "down": "nothing was destroyed",
+    "resubmit": "nothing was resubmitted",
+}
+CONTAINER_TYPE = "docker:index/container:Container"
+SYSTEMD_RUNTIME = Path("/run/systemd/system")  # exists only when systemd is the init system
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _docker_problem() -> str | None:
+def python_problem(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> str | None:
+    """The apps and their images are built for exactly one Python minor line."""
+    want = versions.PYTHON_VERSION
+    if tuple(version[:2]) != want:
+        found = ".".join(str(part) for part in version[:3])
+        return (
+            f"Python {want[0]}.{want[1]} needed (the apps and PyFlink are pinned to it), "
+            f"this is {found}: run make with PYTHON=python{want[0]}.{want[1]}"
+        )
+    return None
+
+
+def _docker_start_advice() -> str:
+    if SYSTEMD_RUNTIME.is_dir():
+        return "sudo systemctl start docker"
+    if sys.platform == "darwin":
+        return "start Docker Desktop"
+    return "sudo service docker start, or run sudo dockerd"
+
+
+def docker_problem(run: Runner = subprocess.run) -> str | None:
+    """None when the Docker daemon answers ``docker info``."""
     if shutil.which("docker") is None:
         return (
             "Docker CLI not found: install Docker Engine (https://docs.docker.com/engine/install/)"
         )
     try:
-        done = subprocess.run(
+        done = run(
             ["docker", "info", "--format", "{{.ServerVersion}}"],
             capture_output=True,
             text=True,
             timeout=20,
         )
     except subprocess.TimeoutExpired:
-        return (
-            "Docker daemon did not answer within 20 s: is it running? (sudo systemctl start docker)"
-        )
+        advice = _docker_start_advice()
+        return f"Docker daemon did not answer within 20 s: is it running? ({advice})"
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no answer"])[-1]
-        return f"Docker daemon not reachable ({reason}): start it (sudo systemctl start docker)"
+        return f"Docker daemon not reachable ({reason}): start it ({_docker_start_advice()})"
     return None
 
 
-def _pulumi_problem() -> str | None:
+def pulumi_problem() -> str | None:
     if shutil.which("pulumi") is None:
         return (
-            "Pulumi CLI not found: curl -fsSL https://get.pulumi.com | sh (then restart the shell)"
+            "Pulumi CLI not found: install it (https://www.pulumi.com/docs/iac/download-install/)"
         )
     return None
 
 
-def _port_problems(cfg: StackConfig) -> list[str]:
+def kind_tool_problems() -> list[str]:
+    return [
+        f"{tool} not found: see README.md, 'The kind target'"
+        for tool in ("kind", "kubectl")
+        if shutil.which(tool) is None
+    ]
+
+
+def kind_cluster_problem(
+    cfg: StackConfig, env: Mapping[str, str] | None = None, run: Runner = subprocess.run
+) -> str | None:
+    """None when the context the kind target deploys to answers ``/readyz``."""
+    context = f"kind-{cfg.kind_cluster_name}"
+    fix = "create it with `make kind-cluster`" + (
+        "" if cfg.kind_cluster_name == "iotstack" else " (after setting its name in it)"
+    )
+    try:
+        done = run(
+            ["kubectl", "--context", context, "get", "--raw", "/readyz", "--request-timeout=10s"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=None if env is None else dict(env),
+        )
+    except subprocess.TimeoutExpired:
+        return f"kind cluster context {context} did not answer within 20 s: {fix}"
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return f"kind cluster context {context} does not answer ({reason}): {fix}"
+    return None
+
+
+def state_file(backend: Path, stack: str) -> Path | None:
+    """The local backend's checkpoint of ``stack`` (project-scoped or legacy layout)."""
+    stacks = backend / ".pulumi" / "stacks"
+    for folder in (stacks / PROJECT, stacks):
+        for name in (f"{stack}.json", f"{stack}.json.gz"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def deployed_host_ports(path: Path | None) -> set[int]:
+    """Host ports that the deployed stack's own containers publish, from its state file."""
+    if path is None:
+        return set()
+    raw = path.read_bytes()
+    data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+    resources = ((data.get("checkpoint") or {}).get("latest") or {}).get("resources") or []
+    held: set[int] = set()
+    for resource in resources:
+        if resource.get("type") != CONTAINER_TYPE:
+            continue
+        props = resource.get("outputs") or resource.get("inputs") or {}
+        for port in props.get("ports") or []:
+            if isinstance(port, dict) and port.get("external"):
+                held.add(int(port["external"]))
+    return held
+
+
+def port_problems(cfg: StackConfig, held: set[int]) -> list[str]:
+    """Every configured host port that is busy and not held by the deployed stack itself."""
     problems = []
     for key, port in cfg.host_ports().items():
+        if port in held:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind((cfg.bind_address, port))
             except OSError:
                 problems.append(
                     f"port {port} (config {key}) is in use: stop what listens there "
-                    f"or run `pulumi config set {key} <free port>`"
+                    f"or run `pulumi config set {key} <free port> --stack <stack>` in infra/"
                 )
     return problems
 
 
-def problems(stack: str) -> list[str]:
-    """Every missing prerequisite for deploying ``stack``, each as one actionable line."""
-    found: list[str] = []
-    if sys.version_info[:2] < MIN_PYTHON:
-        found.append(
-            f"Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]}+ needed, this is {sys.version.split()[0]}"
-        )
-    found += [p for p in (_docker_problem(), _pulumi_problem()) if p]
-    if stack == "kind":
-        for tool in ("kind", "kubectl"):
-            if shutil.which(tool) is None:
-                found.append(f"{tool} not found: see README.md, 'The kind target'")
-    else:
-        found += _port_problems(StackConfig())
+def read_stack_config(
+    stack: str, env: Mapping[str, str], run: Runner = subprocess.run
+) -> dict[str, str]:
+    """The stack's ``iotstack:*`` values as the CLI resolves them (``pulumi config --json``)."""
+    done = run(
+        ["pulumi", "config", "--stack", stack, "--json"],
+        cwd=INFRA,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        raise ConfigError(f"cannot read the config of stack {stack} ({reason}): run `make stack`")
+    raw: dict[str, str] = {}
+    for full_key, entry in json.loads(done.stdout or "{}").items():
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or not isinstance(entry, dict) or entry.get("secret"):
+            continue
+        value = entry.get("value")
+        if value is not None:
+            raw[key] = str(value)
+    return raw
+
+
+def problems(
+    stack: str,
+    verb: str,
+    raw_config: Mapping[str, str],
+    *,
+    python: tuple[int, ...] = tuple(sys.version_info[:3]),
+    held_ports: frozenset[int] | set[int] = frozenset(),
+    env: Mapping[str, str] | None = None,
+    run: Runner = subprocess.run,
+) -> list[str]:
+    """Every problem that stops ``verb`` on ``stack``, each as one actionable line."""
+    found = [p for p in (python_problem(python), pulumi_problem()) if p]
+    try:
+        cfg = StackConfig.from_mapping(raw_config)
+    except ConfigError as exc:
+        return [*found, str(exc)]
+    if cfg.target == "docker":
+        daemon = docker_problem(run)
+        found += [daemon] if daemon else []
+        if verb in ("preview", "up") and daemon is None:
+            found += port_problems(cfg, set(held_ports))
+    elif verb != "down":
+        tools = kind_tool_problems()
+        found += tools
+        if not tools:
+            cluster = kind_cluster_problem(cfg, env, run)
+            found += [cluster] if cluster else []
     return found
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print each problem on its own line; exit 1 if there is any."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stack", default="dev", choices=["dev", "kind"])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--verb", default="up", choices=VERBS)
     args = parser.parse_args(argv)
-    found = problems(args.stack)
+    env = dict(os.environ)
+    # Without the right Python or a CLI the stack's config cannot be read: say only that.
+    found = [p for p in (python_problem(), pulumi_problem()) if p]
+    if not found:
+        try:
+            raw = read_stack_config(args.stack, env)
+        except ConfigError as exc:
+            found.append(str(exc))
+    if not found:
+        backend = local_backend_dir(env)
+        held = deployed_host_ports(state_file(backend, args.stack)) if backend else set()
+        found = problems(args.stack, args.verb, raw, held_ports=held, env=env)
     for line in found:
         print(f"preflight: {line}", file=sys.stderr)
     if found:
         print(
-            f"preflight: {len(found)} prerequisite(s) missing; nothing was deployed.",
+            f"preflight: {len(found)} problem(s) for `make {args.verb}`; {STOPPED[args.verb]}.",
             file=sys.stderr,
         )
         return 1
-    print("preflight: ok")
+    print(f"preflight: ok ({args.verb}, stack {args.stack})")
     return 0
 
 
