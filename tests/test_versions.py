@@ -54,6 +54,12 @@ def test_pinned_versions_are_compatible() -> None:
             "needs Java 21",
         ),
         ({"kafka_zk": "4.1.1"}, "Kafka 4.1.1 cannot run with ZooKeeper"),
+        (
+            {"kafka_zk": "3.8.1"},
+            "cp-kafka 7.9.2 runs Kafka 3.9.1, not the 3.8 line of KAFKA_ZK_VERSION 3.8.1",
+        ),
+        ({"confluent_platform": "7.8.0"}, "Confluent Platform 7.8.0 is not in CONFLUENT_KAFKA"),
+        ({"zookeeper": "3.9.2"}, "ZooKeeper 3.9.2 is not the ZooKeeper Kafka 3.9 is built with"),
     ],
 )
 def test_each_broken_rule_is_named(change: dict[str, object], message: str) -> None:
@@ -62,6 +68,20 @@ def test_each_broken_rule_is_named(change: dict[str, object], message: str) -> N
     assert any(message in e for e in errors), errors
     with pytest.raises(ValueError, match="incompatible pins"):
         versions.check_compatibility(pins)
+
+
+def test_the_zookeeper_mode_image_runs_the_kafka_release_the_harness_tests() -> None:
+    # The harness runs KAFKA_ZK_VERSION from Maven; cp-kafka must be the same release, and
+    # the zookeeper image the ZooKeeper that release is built with.
+    assert versions.IMAGES["kafka-zookeeper-mode"] == (
+        f"confluentinc/cp-kafka:{versions.CONFLUENT_PLATFORM_VERSION}"
+    )
+    assert versions.CONFLUENT_KAFKA[versions.CONFLUENT_PLATFORM_VERSION] == (
+        versions.KAFKA_ZK_VERSION
+    ), "pick the Confluent Platform patch built from KAFKA_ZK_VERSION (see CONFLUENT_KAFKA)"
+    assert versions.IMAGES["zookeeper"] == f"zookeeper:{versions.ZOOKEEPER_VERSION}"
+    assert versions.KAFKA_BUILT_WITH_ZOOKEEPER["3.9"] == versions.ZOOKEEPER_VERSION
+    assert versions.IMAGES["kafka-kraft-mode"].startswith("apache/kafka:")
 
 
 def test_installed_pyflink_and_python_match_the_pins() -> None:

@@ -216,7 +216,7 @@ def zookeeper(cfg: StackConfig, mem: int) -> Service:
         health=HealthCheck("zkServer.sh status"),
         volumes=(Volume("zookeeper-data", "/data", 1), Volume("zookeeper-datalog", "/datalog", 1)),
         memory_mib=mem,
-        user="1000:1000",
+        user="1000:1000",  # the image's zookeeper user, owner of /data and /datalog
     )
 
 
@@ -262,8 +262,17 @@ def kafka_env(cfg: StackConfig, mem: int) -> dict[str, str]:
     return env
 
 
+# The broker-API probe as each Kafka image ships it (versions.IMAGE_FACTS): Confluent's
+# packages put the tools on PATH without ".sh"; apache/kafka has them only in /opt/kafka/bin.
+KAFKA_API_VERSIONS_TOOL = {
+    "kafka-zookeeper-mode": "kafka-broker-api-versions",
+    "kafka-kraft-mode": "/opt/kafka/bin/kafka-broker-api-versions.sh",
+}
+
+
 def kafka(cfg: StackConfig, mem: int) -> Service:
-    """One Kafka broker (3.9 with ZooKeeper, or 4.x KRaft combined broker+controller)."""
+    """One Kafka broker: 3.9 with ZooKeeper in Confluent's cp-kafka (the ASF image runs KRaft
+    only), or 4.x KRaft combined broker+controller in apache/kafka."""
     image_key = "kafka-zookeeper-mode" if cfg.kafka_mode == "zookeeper" else "kafka-kraft-mode"
     return Service(
         name="kafka",
@@ -275,7 +284,7 @@ def kafka(cfg: StackConfig, mem: int) -> Service:
         ),
         # The tool is a JVM too: give it a small heap, not the broker's KAFKA_HEAP_OPTS.
         health=HealthCheck(
-            "KAFKA_HEAP_OPTS=-Xmx64m /opt/kafka/bin/kafka-broker-api-versions.sh "
+            f"KAFKA_HEAP_OPTS=-Xmx64m {KAFKA_API_VERSIONS_TOOL[image_key]} "
             "--bootstrap-server 127.0.0.1:9092 >/dev/null",
             interval_s=15,
             timeout_s=14,
@@ -284,7 +293,7 @@ def kafka(cfg: StackConfig, mem: int) -> Service:
         volumes=(Volume("kafka-data", "/var/lib/kafka/data", 10),),
         memory_mib=mem,
         depends_on=("zookeeper",) if cfg.kafka_mode == "zookeeper" else (),
-        user="1000:1000",
+        user="1000:1000",  # appuser in both images, owner of /var/lib/kafka/data
     )
 
 

@@ -22,12 +22,23 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   8.x client sends ``compatible-with=8``, which a 7.x server rejects). 7.17 runs on
   Java 17. Move to 8.x/9.x when a Flink connector with an 8.x client is published.
 * Kafka 3.9 is the last line that runs with ZooKeeper (the default mode); 4.x is
-  KRaft only. Both run on Java 17.
+  KRaft only. Both run on Java 17. The ASF's ``apache/kafka`` image runs KRaft only
+  (KAFKA-16453), so the ZooKeeper-mode broker is Confluent's community ``cp-kafka``, whose
+  maintainers document ZooKeeper mode; Confluent Platform 7.9.x ships Apache Kafka 3.9.x
+  (:data:`CONFLUENT_KAFKA`). ZooKeeper stays the Docker official ``zookeeper`` image: it is
+  exactly the 3.8.4 that Kafka 3.9 is built with and that the harness runs, pinned on its
+  own, while ``cp-zookeeper`` would be a second ~1 GB UBI image running the same jar.
+
+What the description relies on in each pinned image (user, data directory, environment
+names, the programs a health check calls) is written next to the pin in
+:data:`IMAGE_FACTS`, with the maintainers' sources; ``tests/infra/test_image_facts.py``
+checks every described service against it.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # --- Servers ---------------------------------------------------------------
@@ -41,6 +52,26 @@ FLINK_ELASTICSEARCH_CONNECTOR_CLIENT_VERSION = "7.10.2"
 KAFKA_ZK_VERSION = "3.9.1"  # mode "zookeeper": the last Kafka line with ZooKeeper
 KAFKA_KRAFT_VERSION = "4.1.1"  # mode "kraft"
 ZOOKEEPER_VERSION = "3.8.4"  # the ZooKeeper that Kafka 3.9 is built and tested with
+
+# The Confluent Platform release whose cp-kafka image runs the ZooKeeper-mode broker.
+CONFLUENT_PLATFORM_VERSION = "7.9.2"
+# Confluent Platform patch -> the Apache Kafka release its broker is built from, read from
+# the tags of github.com/confluentinc/kafka (vX.Y.Z: the 3.9 history merged in and
+# tests/kafkatest/version.py LATEST_3_9). 7.9.1 predates the 3.9.1 release (its 3.9 branch
+# is at 3.9.1-SNAPSHOT); 7.9.2 (June 2025) has the 3.9.1 release commits and nothing toward
+# 3.9.2, so it is the patch nearest KAFKA_ZK_VERSION; 7.9.3 already carries 3.9.2-SNAPSHOT
+# commits. The whole 7.9 line is Apache Kafka 3.9:
+# https://docs.confluent.io/platform/current/installation/versions-interoperability.html
+CONFLUENT_KAFKA: dict[str, str] = {
+    "7.9.0": "3.9.0",
+    "7.9.1": "3.9.1-SNAPSHOT",
+    "7.9.2": "3.9.1",
+    "7.9.3": "3.9.2-SNAPSHOT",
+}
+# The ZooKeeper each Kafka line is built and tested with (gradle/dependencies.gradle of
+# Kafka's 3.9 branch, also at confluentinc/kafka v7.9.2: zookeeper 3.8.4). The harness runs
+# that jar; the zookeeper image must be the same release.
+KAFKA_BUILT_WITH_ZOOKEEPER: dict[str, str] = {"3.9": "3.8.4"}
 
 ELASTICSEARCH_VERSION = "7.17.29"
 KIBANA_VERSION = ELASTICSEARCH_VERSION  # Kibana must equal Elasticsearch, always
@@ -62,12 +93,214 @@ KAFKA_PYTHON_VERSION = "2.3.0"
 PYTHON_BASE_IMAGE = "python:3.11.14-slim-bookworm"
 IMAGES = {
     "zookeeper": f"zookeeper:{ZOOKEEPER_VERSION}",
-    "kafka-zookeeper-mode": f"apache/kafka:{KAFKA_ZK_VERSION}",
+    "kafka-zookeeper-mode": f"confluentinc/cp-kafka:{CONFLUENT_PLATFORM_VERSION}",
     "kafka-kraft-mode": f"apache/kafka:{KAFKA_KRAFT_VERSION}",
     "flink": f"flink:{FLINK_VERSION}-scala_{FLINK_SCALA_VERSION}-java{JAVA_VERSION}",
     "elasticsearch": f"docker.elastic.co/elasticsearch/elasticsearch:{ELASTICSEARCH_VERSION}",
     "kibana": f"docker.elastic.co/kibana/kibana:{KIBANA_VERSION}",
     "python": PYTHON_BASE_IMAGE,
+}
+
+# Platforms the app images can be built for (stack key ``imagePlatform``): apache-flink
+# 1.19.3 publishes manylinux wheels for x86_64 only (none for aarch64), and the alerts image
+# sets JAVA_HOME to Debian's amd64 JDK. An arm64 host builds and runs linux/amd64 images
+# under emulation (Docker Desktop has it; a Linux arm64 host needs binfmt/QEMU).
+BUILD_PLATFORMS = ("linux/amd64",)
+
+
+# Where the facts below were read (commits or release branches of the maintainers' repos).
+_ZOOKEEPER_SRC = (
+    "https://github.com/31z4/zookeeper-docker/blob/ec1050affd761a7886c1f1f5d18165c19d3143e8/3.8.4/"
+)
+_CP_KAFKA_SRC = "https://github.com/confluentinc/kafka-images/blob/7.9.2-post/kafka/"
+_APACHE_KAFKA_SRC = "https://github.com/apache/kafka/blob/4.1/docker/"
+_FLINK_SRC = (
+    "https://github.com/apache/flink-docker/blob/3679d8deb790720fa63d4682c1fc928c252e7d9f/"
+    "1.19/scala_2.12-java17-ubuntu/"
+)
+_ELASTIC_SRC = (
+    "https://github.com/elastic/dockerfiles/blob/d9ac58ef90275cd376c1a5addb431c5fdb2ed494/"
+)
+_PYTHON_SRC = (
+    "https://github.com/docker-library/python/blob/54a65f4ff531391810946ee17b0806accbda0fae/"
+)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the description may rely on in one pinned image, as its maintainers ship it.
+
+    ``tests/infra/test_image_facts.py`` checks every described service against these: its
+    user, each data volume's path, every environment name, and every program its health
+    check or command calls.
+    """
+
+    read_for: str  # the image reference these facts were read for; a new pin re-reads them
+    uid: int  # the user the server process runs as
+    gids: tuple[int, ...]  # that user's groups in the image, primary first
+    data_dirs: Mapping[str, str]  # data directory -> its owner "uid:gid" (a new volume copies it)
+    env: str  # regex every environment name the description sets must match ("" = none read)
+    tools: tuple[str, ...]  # programs a health check or command may call (PATH name or path)
+    sources: tuple[str, ...]  # the maintainers' Dockerfile, entrypoint and documentation
+    env_required: tuple[str, ...] = ()  # the entrypoint exits without these
+    env_refused: tuple[str, ...] = ()  # the entrypoint exits with these
+    kafka_modes: tuple[str, ...] = ()  # Kafka images: the modes the maintainers support
+
+
+IMAGE_FACTS: dict[str, ImageFacts] = {
+    # Docker official image, built from 31z4/zookeeper-docker@ec1050a, directory 3.8.4. The
+    # user zookeeper is 1000:1000 and owns /data and /datalog; the entrypoint steps down
+    # from root with gosu, or runs as given with --user. It writes /conf/zoo.cfg from the
+    # ZOO_* variables (srvr is the 4lw command zkServer.sh status uses); ZooKeeper's own
+    # scripts read JVMFLAGS; zkServer.sh is on PATH (/apache-zookeeper-3.8.4-bin/bin).
+    "zookeeper": ImageFacts(
+        read_for="zookeeper:3.8.4",
+        uid=1000,
+        gids=(1000,),
+        data_dirs={"/data": "1000:1000", "/datalog": "1000:1000"},
+        env=(
+            r"ZOO_(CONF_DIR|DATA_DIR|DATA_LOG_DIR|LOG_DIR|TICK_TIME|INIT_LIMIT|SYNC_LIMIT"
+            r"|AUTOPURGE_PURGEINTERVAL|AUTOPURGE_SNAPRETAINCOUNT|MAX_CLIENT_CNXNS"
+            r"|STANDALONE_ENABLED|ADMINSERVER_ENABLED|SERVERS|4LW_COMMANDS_WHITELIST"
+            r"|CFG_EXTRA|MY_ID)|JVMFLAGS"
+        ),
+        tools=("zkServer.sh", "zkCli.sh", "nc"),
+        sources=(
+            f"{_ZOOKEEPER_SRC}Dockerfile",
+            f"{_ZOOKEEPER_SRC}docker-entrypoint.sh",
+            "https://github.com/docker-library/docs/blob/master/zookeeper/content.md",
+            "https://github.com/docker-library/official-images/blob/master/library/zookeeper",
+        ),
+    ),
+    # Confluent's community image (confluentinc/kafka-images, branch 7.9.2-post). Its
+    # configure script runs ZooKeeper mode unless KAFKA_PROCESS_ROLES is set, and then
+    # requires KAFKA_ZOOKEEPER_CONNECT and KAFKA_ADVERTISED_LISTENERS; it exits on the old
+    # KAFKA_PORT/HOST/ADVERTISED_PORT/ADVERTISED_HOST (so Kubernetes service links must stay
+    # off). Every other KAFKA_* name becomes a kafka.properties line (KAFKA_HEAP_OPTS is
+    # also read by the Kafka scripts; the template's missing comma leaves a harmless unused
+    # heap.opts line). It runs as appuser, uid 1000 (cp-base-new's first useradd; the run
+    # script prints "uid=1000(appuser) gid=1000(appuser)", confluentinc/cp-docker-images#912).
+    # /var/lib/kafka/data is appuser:root, ug+w. Confluent's packages put the Kafka tools on
+    # PATH without ".sh" (there is no /opt/kafka); the base adds cub, curl and nc.
+    "kafka-zookeeper-mode": ImageFacts(
+        read_for="confluentinc/cp-kafka:7.9.2",
+        uid=1000,
+        gids=(1000,),
+        data_dirs={"/var/lib/kafka/data": "1000:0"},
+        env=r"KAFKA_[A-Z0-9_]+",
+        tools=(
+            "kafka-broker-api-versions",
+            "kafka-topics",
+            "kafka-server-start",
+            "cub",
+            "curl",
+            "nc",
+        ),
+        sources=(
+            f"{_CP_KAFKA_SRC}Dockerfile.ubi8",
+            f"{_CP_KAFKA_SRC}include/etc/confluent/docker/configure",
+            f"{_CP_KAFKA_SRC}include/etc/confluent/docker/ensure",
+            f"{_CP_KAFKA_SRC}include/etc/confluent/docker/kafka.properties.template",
+            "https://github.com/confluentinc/common-docker/blob/7.9.2-post/base/Dockerfile.ubi8",
+            "https://docs.confluent.io/platform/7.3/installation/docker/config-reference.html",
+            "https://docs.confluent.io/platform/7.6/tools/cli-reference.html",
+            "https://github.com/confluentinc/cp-docker-images/issues/912",
+        ),
+        env_required=("KAFKA_ZOOKEEPER_CONNECT", "KAFKA_ADVERTISED_LISTENERS"),
+        env_refused=("KAFKA_PORT", "KAFKA_HOST", "KAFKA_ADVERTISED_PORT", "KAFKA_ADVERTISED_HOST"),
+        kafka_modes=("zookeeper", "kraft"),
+    ),
+    # The ASF's image (apache/kafka docker/jvm): KRaft only. Its maintainers do not support
+    # ZooKeeper mode (KAFKA-16453) and its configure script has no ZooKeeper branch; in KRaft
+    # mode it requires CLUSTER_ID. KAFKA_* names become server.properties lines. The user
+    # appuser is uid 1000 (Alpine's first adduser); /var/lib/kafka/data is appuser:root. The
+    # distribution is /opt/kafka, not on PATH: tools are called as /opt/kafka/bin/*.sh.
+    "kafka-kraft-mode": ImageFacts(
+        read_for="apache/kafka:4.1.1",
+        uid=1000,
+        gids=(1000,),
+        data_dirs={"/var/lib/kafka/data": "1000:0"},
+        env=r"KAFKA_[A-Z0-9_]+|CLUSTER_ID",
+        tools=(
+            "/opt/kafka/bin/kafka-broker-api-versions.sh",
+            "/opt/kafka/bin/kafka-topics.sh",
+            "/opt/kafka/bin/kafka-storage.sh",
+        ),
+        sources=(
+            f"{_APACHE_KAFKA_SRC}jvm/Dockerfile",
+            f"{_APACHE_KAFKA_SRC}resources/common-scripts/configure",
+            f"{_APACHE_KAFKA_SRC}examples/README.md",
+            "https://issues.apache.org/jira/browse/KAFKA-16453",
+        ),
+        env_required=("CLUSTER_ID", "KAFKA_PROCESS_ROLES"),
+        kafka_modes=("kraft",),
+    ),
+    # Not run by the description: the alerts image (apps/alerts) runs Flink from the PyFlink
+    # wheel and keeps this image's conventions (user flink 9999, /opt/flink, FLINK_PROPERTIES).
+    "flink": ImageFacts(
+        read_for="flink:1.19.3-scala_2.12-java17",
+        uid=9999,
+        gids=(9999,),
+        data_dirs={},
+        env=r"FLINK_PROPERTIES|ENABLE_BUILT_IN_PLUGINS",
+        tools=("flink", "jobmanager.sh", "taskmanager.sh"),
+        sources=(
+            f"{_FLINK_SRC}Dockerfile",
+            f"{_FLINK_SRC}docker-entrypoint.sh",
+        ),
+    ),
+    # elastic/dockerfiles, branch 7.17 (the 7.17.29 context): user elasticsearch 1000:1000,
+    # also in group root; run as root, the entrypoint chroots to 1000:0, run with --user it
+    # runs as given. data/ is owned by elasticsearch, group root. Environment names with a
+    # dot are settings (elasticsearch-env turns them into -E); ES_JAVA_OPTS sizes the JVM;
+    # ELASTIC_PASSWORD seeds the bootstrap password. curl is installed in the final stage.
+    "elasticsearch": ImageFacts(
+        read_for="docker.elastic.co/elasticsearch/elasticsearch:7.17.29",
+        uid=1000,
+        gids=(0, 1000),
+        data_dirs={"/usr/share/elasticsearch/data": "1000:0"},
+        env=r"[a-z0-9_]+(\.[a-z0-9_]+)+|ES_JAVA_OPTS|ELASTIC_PASSWORD",
+        tools=("curl", "elasticsearch", "elasticsearch-keystore"),
+        sources=(
+            f"{_ELASTIC_SRC}elasticsearch/Dockerfile",
+            f"{_ELASTIC_SRC}elasticsearch/bin/docker-entrypoint.sh",
+            "https://www.elastic.co/guide/en/elasticsearch/reference/7.17/docker.html",
+        ),
+    ),
+    # elastic/dockerfiles, branch 7.17: user kibana 1000:1000 with group root (-G 0); files
+    # are 1000:0 and group-writable. kibana-docker maps ELASTICSEARCH_HOSTS, SERVER_HOST,
+    # TELEMETRY_OPTIN, ELASTICSEARCH_USERNAME/PASSWORD to settings (a setting's name
+    # upper-cased, dots as underscores); NODE_OPTIONS is read by Node.js itself. The final
+    # stage installs curl; grep comes with the Ubuntu base.
+    "kibana": ImageFacts(
+        read_for="docker.elastic.co/kibana/kibana:7.17.29",
+        uid=1000,
+        gids=(1000, 0),
+        data_dirs={"/usr/share/kibana/data": "1000:0"},
+        env=(r"ELASTICSEARCH_(HOSTS|USERNAME|PASSWORD)|SERVER_HOST|TELEMETRY_OPTIN|NODE_OPTIONS"),
+        tools=("curl", "grep"),
+        sources=(
+            f"{_ELASTIC_SRC}kibana/Dockerfile",
+            f"{_ELASTIC_SRC}kibana/bin/kibana-docker",
+            "https://www.elastic.co/guide/en/kibana/7.17/docker.html",
+        ),
+    ),
+    # The base of the three app images (docker-library/python@54a65f4, 3.11/slim-bookworm):
+    # no USER (each app's Dockerfile adds its own), python3 and python in /usr/local/bin,
+    # Debian's sh and coreutils. The image reads no settings; the apps' own are checked
+    # against their config.py by tests/infra/test_contract.py.
+    "python": ImageFacts(
+        read_for="python:3.11.14-slim-bookworm",
+        uid=0,
+        gids=(0,),
+        data_dirs={},
+        env="",
+        tools=("python3", "python", "sh", "cut", "cat"),
+        sources=(
+            f"{_PYTHON_SRC}3.11/slim-bookworm/Dockerfile",
+            "https://github.com/docker-library/official-images/blob/master/library/python",
+        ),
+    ),
 }
 
 
@@ -101,6 +334,8 @@ class Pins:
     elasticsearch_client: str = ELASTICSEARCH_CLIENT_VERSION
     kafka_zk: str = KAFKA_ZK_VERSION
     kafka_kraft: str = KAFKA_KRAFT_VERSION
+    confluent_platform: str = CONFLUENT_PLATFORM_VERSION
+    zookeeper: str = ZOOKEEPER_VERSION
     java: int = JAVA_VERSION
 
 
@@ -178,6 +413,33 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
         )
     if _major(pins.kafka_kraft) < 3:
         errors.append(f"Kafka {pins.kafka_kraft} has no production KRaft mode")
+    errors.extend(_zookeeper_mode_errors(pins))
+    return errors
+
+
+def _zookeeper_mode_errors(pins: Pins) -> list[str]:
+    """The cp-kafka image and the zookeeper image must run the Kafka line and the ZooKeeper
+    that the harness tests (KAFKA_ZK_VERSION from Maven and the ZooKeeper it is built with)."""
+    errors: list[str] = []
+    zk_line = _minor(pins.kafka_zk)
+    shipped = CONFLUENT_KAFKA.get(pins.confluent_platform)
+    if shipped is None:
+        errors.append(
+            f"Confluent Platform {pins.confluent_platform} is not in CONFLUENT_KAFKA; add the "
+            "Apache Kafka release its cp-kafka is built from (the confluentinc/kafka tag)"
+        )
+    elif _minor(shipped) != zk_line:
+        errors.append(
+            f"cp-kafka {pins.confluent_platform} runs Kafka {shipped}, not the {zk_line} line of "
+            f"KAFKA_ZK_VERSION {pins.kafka_zk}; pick the Confluent Platform patch that ships "
+            f"Kafka {zk_line}"
+        )
+    built_with = KAFKA_BUILT_WITH_ZOOKEEPER.get(zk_line)
+    if built_with != pins.zookeeper:
+        errors.append(
+            f"ZooKeeper {pins.zookeeper} is not the ZooKeeper Kafka {zk_line} is built with "
+            f"({built_with or 'unknown: add it to KAFKA_BUILT_WITH_ZOOKEEPER'})"
+        )
     return errors
 
 
