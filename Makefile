@@ -55,11 +55,14 @@ lint: setup $(GOBIN)/actionlint  ## ruff, mypy (harness, apps, infra) and action
 	cd infra && venv/bin/mypy
 	$(GOBIN)/actionlint
 
+# Each run prints its 15 slowest tests. A path named on a pytest command line that collects
+# no test fails the run (tests/harness/pytest_plugin.py).
 test-infra: setup  ## Pulumi program unit, config and contract tests (Pulumi engine mocked)
-	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q $(PYTEST_FLAGS)
+	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q --durations=15 $(PYTEST_FLAGS)
 
+# The root run: tests/ (but tests/infra, the infra venv's) and apps/*/tests, with real services.
 test-services: setup fetch  ## harness smoke tests, app tests and end-to-end against real services
-	$(VENV)/bin/pytest -q $(PYTEST_FLAGS) . tests/infra/flink_live.py
+	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_FLAGS) .
 
 test: lint test-infra test-services  ## everything CI runs
 

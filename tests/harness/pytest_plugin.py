@@ -1,4 +1,9 @@
-"""Session-scoped pytest fixtures for the real services (started on first use, always stopped)."""
+"""Session-scoped pytest fixtures for the real services (started on first use, always stopped).
+
+Also a guard on the command line: a file or directory named there that yields no test fails
+the run (a path under one given before it, or under a ``norecursedirs`` entry, can silently
+collect nothing; ``tests/infra/flink_live.py`` once never ran in CI that way).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,29 @@ from harness import elasticsearch as es_mod
 from harness import flink as flink_mod
 from harness import kafka as kafka_mod
 from harness.stack import Stack
+
+
+def named_paths_without_tests(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """The path arguments of this run (as given) under which no test was collected."""
+    collected = {item.path.resolve() for item in items}
+    empty = []
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::", 1)[0]).resolve()
+        if not path.exists():
+            continue  # pytest itself reports paths it cannot find
+        if not any(found == path or found.is_relative_to(path) for found in collected):
+            empty.append(arg)
+    return empty
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k/-m deselect anything
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail the run when a path named on the command line collected no test."""
+    empty = named_paths_without_tests(config, items)
+    if empty:
+        raise pytest.UsageError(
+            "\n".join(f"{arg}: named on the command line but collected no test" for arg in empty)
+        )
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """The replace step of the alerts submitter: which jobs it stops, what it hands on, and
 that the submitter runs only after it.
 
-Against a real Flink it is exercised by ``flink_live.py`` (needs PyFlink, so it runs
-in the apps' virtualenv: ``.venv/bin/pytest tests/infra/flink_live.py``).
+Against a real Flink it is exercised by ``tests/test_infra_flink_live.py`` (needs PyFlink,
+so it runs in the apps' virtualenv with the other real-service tests).
 """
 
 from __future__ import annotations

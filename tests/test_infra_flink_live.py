@@ -1,9 +1,10 @@
 """Infra's Flink pieces against real Flink: the replace step and the FLINK_PROPERTIES.
 
-Needs PyFlink (the harness's Flink comes from the apache-flink wheel), so it is not named
-test_*.py and the infra virtualenv does not collect it; run it in the apps' virtualenv:
+Needs PyFlink (the harness's Flink comes from the apache-flink wheel), so it lives here,
+run by the apps' virtualenv with the other real-service tests (``make test-services``), and
+not under tests/infra/, which the infra virtualenv runs:
 
-    .venv/bin/pytest tests/infra/flink_live.py
+    .venv/bin/pytest tests/test_infra_flink_live.py
 """
 
 from __future__ import annotations
