@@ -64,7 +64,13 @@ test-infra: setup  ## Pulumi program unit, config and contract tests (Pulumi eng
 test-services: setup fetch  ## harness smoke tests, app tests and end-to-end against real services
 	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_FLAGS) .
 
-test: lint test-infra test-services  ## everything CI runs
+.PHONY: prerequisites
+prerequisites:  ## check what `make test` needs (one line per missing tool)
+	@PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/infra $(PYTHON) -m harness.prerequisites
+
+# The prerequisites first, before anything is installed or started.
+test: prerequisites  ## everything CI runs: prerequisites, lint, every test
+	$(MAKE) --no-print-directory lint test-infra test-services
 
 services: setup fetch  ## run Kafka+ZooKeeper, Elasticsearch and Flink locally until Ctrl-C
 	$(HARNESS) up

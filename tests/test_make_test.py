@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from harness import prerequisites
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONPATH = os.pathsep.join([str(ROOT / "tests"), str(ROOT / "infra")])
@@ -20,6 +22,9 @@ FLINK_LIVE = (
     "test_a_job_that_cannot_take_a_savepoint_is_cancelled_and_said_so",
     "test_flink_properties_override_the_distribution_config",
 )
+# Every tool the checker finds on PATH (the JDK, Chromium and chromedriver are found by path).
+PATH_TOOLS = ("mvn", "go", "docker", "dockerd", "debootstrap", "setpriv")
+SUMMARY = "prerequisites: 1 missing for make test; nothing was run."
 
 
 def _make_n(*args: str) -> list[str]:
@@ -118,3 +123,139 @@ def test_the_infra_run_of_make_test_collects_and_passes_the_guard() -> None:
 @pytest.mark.parametrize("target", ["test-infra", "test-services"])
 def test_each_test_run_prints_its_15_slowest_tests(target: str) -> None:
     assert "--durations=15" in _pytest_command(target).split()
+
+
+# --- make test checks its prerequisites first, one line each ---------------------------------
+
+
+def test_make_test_checks_its_prerequisites_before_anything_else() -> None:
+    lines = _make_n("test")
+    assert lines[0].endswith("-m harness.prerequisites"), lines[:3]
+    assert any("ruff check" in line for line in lines[1:])  # then lint and the test runs
+
+
+def _tools(tmp_path: Path, without: tuple[str, ...] = ()) -> Path:
+    """A PATH holding the tools this machine has, minus ``without``."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in PATH_TOOLS:
+        found = shutil.which(name)
+        if name not in without and found:
+            (tools / name).symlink_to(found)
+    return tools
+
+
+def _check(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.prerequisites"],
+        env={**os.environ, "PATH": str(path), "PYTHONPATH": PYTHONPATH, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_checker_passes_on_a_machine_with_everything(tmp_path: Path) -> None:
+    done = _check(_tools(tmp_path))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "prerequisites: ok\n", "")
+
+
+@pytest.mark.parametrize(
+    ("tool", "package"),
+    [("mvn", "maven"), ("go", "golang-go"), ("debootstrap", "debootstrap")],
+)
+def test_a_tool_missing_from_path_is_one_line_saying_how_to_get_it(
+    tmp_path: Path, tool: str, package: str
+) -> None:
+    done = _check(_tools(tmp_path, without=(tool,)))
+    assert done.returncode == 1
+    line, summary = done.stderr.splitlines()
+    assert line.startswith(f"prerequisites: {tool} not found ("), line
+    assert line.endswith(f"): apt-get install {package}"), line
+    assert summary == SUMMARY
+
+
+def test_no_docker_is_one_line(tmp_path: Path) -> None:
+    done = _check(_tools(tmp_path, without=("docker", "dockerd")))
+    assert done.returncode == 1
+    line, summary = done.stderr.splitlines()
+    assert line.startswith("prerequisites: docker and dockerd not found ("), line
+    assert line.endswith("): apt-get install docker.io"), line
+    assert summary == SUMMARY
+
+
+def test_no_jdk_is_one_line(tmp_path: Path) -> None:
+    done = _check(_tools(tmp_path), JAVA_HOME=str(tmp_path))
+    assert done.returncode == 1
+    line, summary = done.stderr.splitlines()
+    assert line.startswith(f"prerequisites: Java 17 not found at {tmp_path}: "), line
+    assert "apt-get install openjdk-17-jdk-headless" in line
+    assert summary == SUMMARY
+
+
+@pytest.mark.parametrize(
+    ("attribute", "package"), [("CHROMIUM", "chromium"), ("CHROMEDRIVER", "chromium-driver")]
+)
+def test_no_chromium_or_driver_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, attribute: str, package: str
+) -> None:
+    monkeypatch.setattr(prerequisites, attribute, str(tmp_path / "absent"))
+    (problem,) = prerequisites.problems()
+    assert problem.startswith(f"{tmp_path / 'absent'} not found (the dashboard's browser test)")
+    assert problem.endswith(f"apt-get install {package}")
+
+
+def test_a_stopped_engine_without_root_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prerequisites, "_engine_answers", lambda: False)
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
+    assert prerequisites.problems() == [
+        "the Docker engine is not running and starting it needs root: start it "
+        "(sudo systemctl start docker) or run make test as root"
+    ]
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 0)
+    assert prerequisites.problems() == []  # root: the end-to-end tests start dockerd
+
+
+def test_no_ensurepip_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = prerequisites.importlib.util.find_spec
+    monkeypatch.setattr(
+        prerequisites.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "ensurepip" else real(name, *args),
+    )
+    (problem,) = prerequisites.problems()
+    assert problem.endswith("(no ensurepip): apt-get install python3-venv")
+
+
+def test_another_python_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prerequisites, "PYTHON", (3, 12))
+    (problem,) = prerequisites.problems()
+    assert problem.startswith("Python 3.12 needed (PyFlink 1.19.3 wheels), this is 3.11.")
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_readme_lists_every_prerequisite_of_make_test_and_how_to_get_it() -> None:
+    packages = prerequisites.packages()
+    assert {"openjdk-17-jdk-headless", "maven", "golang-go", "docker.io", "debootstrap",
+            "chromium", "chromium-driver"} <= packages
+    section = _readme_section("Test it")
+    for package in packages:
+        assert f"`{package}`" in section, package  # as Debian names it
+    for words in ("JDK 17", "Maven", "Go", "debootstrap", "Chromium", "chromedriver", "root",
+                  "`make prerequisites`"):
+        assert words in section, words
+
+
+def test_the_ci_script_installs_every_package_the_checker_names() -> None:
+    script = (ROOT / ".ci" / "run").read_text()
+    for package in prerequisites.packages():
+        name = rf"(?<![\w.-]){re.escape(package)}(?![\w.-])"
+        assert re.search(rf"apt_needed\+=\([^)]*{name}[^)]*\)", script), package
+    assert script.rstrip().splitlines()[-2] == "make test"  # then only the wall time
