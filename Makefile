@@ -72,8 +72,9 @@ prerequisites:  ## check what `make test` needs (one line per missing tool)
 test: prerequisites  ## everything CI runs: prerequisites, lint, every test
 	$(MAKE) --no-print-directory lint test-infra test-services
 
-services: setup fetch  ## run Kafka+ZooKeeper, Elasticsearch and Flink locally until Ctrl-C
-	$(HARNESS) up
+KRAFT ?=
+services: setup fetch  ## run Kafka (KRAFT=1: 4.x KRaft), Elasticsearch, Flink until Ctrl-C
+	$(HARNESS) up$(if $(filter 1,$(KRAFT)), --kraft)
 
 kind-cluster:  ## create the kind cluster the "kind" stack deploys to (UIs on 127.0.0.1)
 	kind get clusters | grep -qx iotstack || kind create cluster --config infra/kind/cluster.yaml

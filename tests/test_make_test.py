@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,24 @@ def test_the_ci_script_installs_every_package_the_checker_names() -> None:
         name = rf"(?<![\w.-]){re.escape(package)}(?![\w.-])"
         assert re.search(rf"apt_needed\+=\([^)]*{name}[^)]*\)", script), package
     assert script.rstrip().splitlines()[-2] == "make test"  # then only the wall time
+
+
+# --- make services: the KRaft switch the README gives -----------------------------------------
+
+
+def test_make_services_kraft_1_runs_kafka_4_in_kraft_mode() -> None:
+    assert _make_n("services", "KRAFT=1")[-1].endswith("-m harness up --kraft")
+    assert _make_n("services")[-1].endswith("-m harness up")
+    section = _readme_section("Test it")
+    assert "`make services KRAFT=1`" in section
+    assert "python -m harness" not in section  # not runnable as written (`harness` is in tests/)
+
+
+# --- make setup installs every app with its test extra: each app has one ---------------------
+
+
+def test_every_app_declares_the_test_extra_make_setup_installs() -> None:
+    assert '-e "apps/$(app)[test]"' in (ROOT / "Makefile").read_text()
+    for pyproject in sorted(ROOT.glob("apps/*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        assert "test" in project.get("optional-dependencies", {}), pyproject
