@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iotstack.versions import BUILD_PLATFORMS
+
 TARGETS = ("docker", "kind")
 KAFKA_MODES = ("zookeeper", "kraft")
 PROFILES = ("laptop", "demo")
@@ -49,6 +51,13 @@ KEYS: tuple[Key, ...] = (
         "string",
         "laptop",
         "Memory profile: laptop (whole stack <= 6 GiB) or demo (more headroom).",
+    ),
+    Key(
+        "imagePlatform",
+        "string",
+        "linux/amd64",
+        "Platform the app images are built for, the same on every machine (reproducible"
+        " previews); only linux/amd64: PyFlink 1.19 has no arm64 wheel.",
     ),
     Key(
         "bindAddress",
@@ -99,6 +108,7 @@ class StackConfig:
     target: str = "docker"
     kafka_mode: str = "zookeeper"
     profile: str = "laptop"
+    image_platform: str = "linux/amd64"
     bind_address: str = "127.0.0.1"
     kafka_advertised_host: str = "127.0.0.1"
     kafka_host_port: int = 9094
@@ -128,6 +138,7 @@ class StackConfig:
             target=get.choice("target", TARGETS),
             kafka_mode=get.choice("kafkaMode", KAFKA_MODES),
             profile=get.choice("profile", PROFILES),
+            image_platform=get.choice("imagePlatform", BUILD_PLATFORMS),
             bind_address=get.ip("bindAddress"),
             kafka_advertised_host=get.text("kafkaAdvertisedHost", _HOST, "a host name or IP"),
             kafka_host_port=get.port("kafkaHostPort"),

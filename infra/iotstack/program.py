@@ -80,7 +80,7 @@ def build(
     args = ComponentArgs(cfg=cfg, stack=stack, target=platform.target)
     builds = {s.build.app: s.build for s in stack.services.values() if s.build is not None}
     for app, spec in sorted(builds.items()):
-        image = AppImage(f"{app}-image", spec, platform.target, opts, apps_dir)
+        image = AppImage(f"{app}-image", spec, platform.target, cfg.image_platform, opts, apps_dir)
         args.images[app] = image.image_ref
         args.image_resources[app] = image.resources
     if cfg.kafka_mode == "zookeeper":

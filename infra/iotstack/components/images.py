@@ -14,7 +14,8 @@ from iotstack.targets import Target
 
 
 class AppImage(pulumi.ComponentResource):
-    """Build one app image, tagged by its content, and make it usable on the target."""
+    """Build one app image for ``platform``, tagged by its content, and make it usable on
+    the target."""
 
     image_ref: pulumi.Output[str]
     resources: list[pulumi.Resource]
@@ -24,6 +25,7 @@ class AppImage(pulumi.ComponentResource):
         name: str,
         build: Build,
         target: Target,
+        platform: str,
         opts: pulumi.ResourceOptions | None = None,
         apps_dir: Path = APPS_DIR,
     ) -> None:
@@ -44,7 +46,11 @@ class AppImage(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(
                 context=os.path.relpath(context),
                 dockerfile=os.path.relpath(context / "Dockerfile"),
-                args={"BASE_IMAGE": build.base_image},  # the host's own platform
+                args={"BASE_IMAGE": build.base_image},
+                # The stack's imagePlatform: left unset, the provider builds for the host's
+                # platform, so an arm64 laptop and an amd64 CI would preview different inputs.
+                # (One platform is allowed, so the content tag need not include it.)
+                platform=platform,
             ),
             skip_push=True,  # no registry: Docker runs it locally, kind gets it loaded
             opts=pulumi.ResourceOptions(parent=self),
