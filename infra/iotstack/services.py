@@ -6,7 +6,6 @@ import :func:`describe` to run the very same containers with the very same envir
 without a Pulumi engine::
 
     from iotstack.config import StackConfig
-from iotstack.ops import flink_jobs
     from iotstack.services import describe
     stack = describe(StackConfig())
     stack.services["dashboard"].resolved_env({})   # {"KAFKA_BOOTSTRAP_SERVERS": "kafka:9092", ...}
