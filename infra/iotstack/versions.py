@@ -215,6 +215,7 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
     # mode it requires CLUSTER_ID. KAFKA_* names become server.properties lines. The user
     # appuser is uid 1000 (Alpine's first adduser); /var/lib/kafka/data is appuser:root. The
     # distribution is /opt/kafka, not on PATH: tools are called as /opt/kafka/bin/*.sh.
+    # (Read on Kafka's 3.9 branch and trunk, identical in all of this.)
     "kafka-kraft-mode": ImageFacts(
         read_for="apache/kafka:4.1.1",
         uid=1000,
@@ -252,8 +253,10 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
     # elastic/dockerfiles, branch 7.17 (the 7.17.29 context): user elasticsearch 1000:1000,
     # also in group root; run as root, the entrypoint chroots to 1000:0, run with --user it
     # runs as given. data/ is owned by elasticsearch, group root. Environment names with a
-    # dot are settings (elasticsearch-env turns them into -E); ES_JAVA_OPTS sizes the JVM;
-    # ELASTIC_PASSWORD seeds the bootstrap password. curl is installed in the final stage.
+    # dot are settings (the Dockerfile sets ES_DISTRIBUTION_TYPE=docker, for which
+    # bin/elasticsearch-env turns names matching [a-z0-9_]+\.[a-z0-9_]+ into -E options);
+    # ES_JAVA_OPTS sizes the JVM; ELASTIC_PASSWORD seeds the bootstrap password. curl is
+    # installed in the final stage.
     "elasticsearch": ImageFacts(
         read_for="docker.elastic.co/elasticsearch/elasticsearch:7.17.29",
         uid=1000,
