@@ -24,7 +24,7 @@ endif
 HARNESS := PYTHONPATH=$(CURDIR)/tests:$(CURDIR)/infra $(CURDIR)/$(PY) -m harness
 PYTEST_FLAGS ?=
 
-.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean stack kind-cluster resubmit
+.PHONY: help setup lint test test-infra test-services services fetch up down preview bench clean stack pulumi kind-cluster resubmit
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,19 @@ $(INFRA_VENV)/.installed: infra/requirements.txt
 $(GOBIN)/actionlint:
 	GOBIN=$(GOBIN) go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
+# The Pulumi CLI the tests run (tests/infra/test_stackinit.py), pinned with every dependency
+# by tools/pulumi/go.mod + go.sum and rebuilt only when they change. `make up` uses yours, on
+# PATH. The module proxy only: a `,direct` fallback would fetch from hosts CI cannot reach.
+PULUMI_GOPROXY ?= $(if $(GOPROXY),$(GOPROXY),https://proxy.golang.org)
+$(GOBIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go
+	@mkdir -p $(GOBIN)
+	@started=$$(date +%s); \
+	cd tools/pulumi && GOPROXY=$(PULUMI_GOPROXY) go build -trimpath -o $(GOBIN)/pulumi \
+	  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi; \
+	echo "pulumi: built $(GOBIN)/pulumi in $$(( $$(date +%s) - started )) s"
+
+pulumi: $(GOBIN)/pulumi  ## build the pinned Pulumi CLI the tests use into .cache/bin
+
 setup: $(VENV)/.installed $(INFRA_VENV)/.installed  ## create both virtualenvs (tests/apps, infra)
 
 fetch: setup  ## download and cache every Java artifact the harness runs
@@ -57,7 +70,7 @@ lint: setup $(GOBIN)/actionlint  ## ruff, mypy (harness, apps, infra) and action
 
 # Each run prints its 15 slowest tests. A path named on a pytest command line that collects
 # no test fails the run (tests/harness/pytest_plugin.py).
-test-infra: setup  ## Pulumi program unit, config and contract tests (Pulumi engine mocked)
+test-infra: setup $(GOBIN)/pulumi  ## Pulumi program unit, config and contract tests (Pulumi engine mocked)
 	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q --durations=15 $(PYTEST_FLAGS)
 
 # The root run: tests/ (but tests/infra, the infra venv's) and apps/*/tests, with real services.

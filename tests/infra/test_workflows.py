@@ -21,8 +21,19 @@ def test_preview_runs_for_both_stacks_and_comments_on_the_pr() -> None:
     assert "pull_request" in flow[True]  # YAML 1.1 reads the key `on` as True
     job = flow["jobs"]["preview"]
     assert job["strategy"]["matrix"]["stack"] == ["dev", "kind"]
-    step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@"))
-    assert step["with"]["command"] == "preview"
+    steps = job["steps"]
+    at = next(
+        i
+        for i, s in enumerate(steps)
+        if str(s.get("uses", "")).startswith("pulumi/actions@")
+        and s.get("with", {}).get("command") == "preview"
+    )
+    step = steps[at]
+    # The stack's config comes from its preset through the same set-up step as `make preview`
+    # (the stack files live outside the checkout), before the preview runs.
+    setup = [i for i, s in enumerate(steps) if "infra/stackinit.py" in str(s.get("run", ""))]
+    assert setup and setup[0] < at
+    assert steps[setup[0]]["env"]["STACK"] == "${{ matrix.stack }}"
     assert step["with"]["work-dir"] == "infra"
     assert step["with"]["stack-name"] == "${{ matrix.stack }}"
     assert step["with"]["comment-on-pr"] is True and step["with"]["diff"] is True
