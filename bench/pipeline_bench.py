@@ -180,10 +180,10 @@ def start_pipeline(pipe: Pipeline) -> None:
     submit = pipe.containers.run(
         "alerts-submit", alerts_image, env, args=service_command("alerts-submit")
     )
-    code = pipe.containers.wait(submit, timeout=400)
-    if code != 0:
-        raise RuntimeError(f"the submitter exited {code}:\n{pipe.containers.logs(submit)[-3000:]}")
-    pipe.job_id = engine.wait_job_running(pipe.rest_url, pipe.names["JOB_NAME"], 120)
+    # The job's keeper: it submits the job, then stays to keep it running.
+    pipe.job_id = engine.wait_job_running(
+        pipe.rest_url, pipe.names["JOB_NAME"], 400, lambda: pipe.containers.logs(submit)[-3000:]
+    )
 
     port = free_port()
     pipe.containers.run(

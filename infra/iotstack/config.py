@@ -94,6 +94,13 @@ KEYS: tuple[Key, ...] = (
     Key("retainData", "boolean", False, "Keep (and protect) the data volumes on destroy."),
     Key("namespace", "string", "iotstack", "Kubernetes namespace (kind target)."),
     Key("kindClusterName", "string", "iotstack", "Name of the kind cluster (kind target)."),
+    Key(
+        "flinkStateRetained",
+        "integer",
+        3,
+        "Savepoints and checkpoints of the alerts job kept on the flink-data volume (newest N,"
+        " N >= 1); older ones are deleted once the running job has completed a checkpoint.",
+    ),
 )
 KEY_NAMES = tuple(k.name for k in KEYS)
 _DEFAULTS = {k.name: k.default for k in KEYS}
@@ -124,6 +131,7 @@ class StackConfig:
     retain_data: bool = False
     namespace: str = "iotstack"
     kind_cluster_name: str = "iotstack"
+    flink_state_retained: int = 3
 
     @staticmethod
     def from_mapping(raw: Mapping[str, str]) -> StackConfig:
@@ -154,6 +162,7 @@ class StackConfig:
             retain_data=get.boolean("retainData"),
             namespace=get.text("namespace", _DNS_LABEL, "a DNS label (a-z, 0-9, '-')"),
             kind_cluster_name=get.text("kindClusterName", _DNS_LABEL, "a DNS label"),
+            flink_state_retained=get.integer("flinkStateRetained", 1, 1000),
         )
         cfg.check_ports_distinct()
         return cfg

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import inspect
-import shlex
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -439,21 +438,18 @@ def taskmanager(cfg: StackConfig, jm: int, tm: int) -> Service:
     )
 
 
-def submit_command() -> tuple[str, ...]:
-    """Stop a running alerts job of the same name with a savepoint, then the image's own
-    submitter, which starts the new job from that savepoint (``RESTORE_FROM``).
+def submit_command(retained: int) -> tuple[str, ...]:
+    """The alerts job's keeper: :mod:`iotstack.ops.flink_jobs`' own source run with
+    ``python -c`` (so the code the tests exercise is the code that runs; nothing is installed
+    in the image), keeping the newest ``retained`` savepoints and checkpoints.
 
-    The replace step is :mod:`iotstack.ops.flink_jobs`' own source run with ``python -c``,
-    so the code the tests exercise is the code that runs; nothing is installed in the image.
-    It prints the path to restore from (or nothing); a failure stops the submitter.
+    On start it stops a running job of the same name with a savepoint; then, for as long as
+    it runs, it starts the job (the image's ``python -m alerts.submit``) from the newest
+    state on the volume whenever none is active: after a deploy, a reboot, a restarted
+    JobManager.
     """
     source = inspect.getsource(flink_jobs) + "\nraise SystemExit(main())\n"
-    return (
-        "sh",
-        "-c",
-        f'restore="$(python -c {shlex.quote(source)})" '
-        '&& RESTORE_FROM="$restore" exec python -m alerts.submit',
-    )
+    return ("python", "-c", source, str(retained))
 
 
 def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
@@ -485,22 +481,35 @@ def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
         "ES_FLUSH_INTERVAL_MS": "200",
         "ES_FLUSH_MAX_ACTIONS": "1000",
         "SUBMIT_TIMEOUT_S": "180",
-        "RESTORE_FROM": "",  # set by the replace step in submit_command, per deploy
+        "RESTORE_FROM": "",  # set by the keeper (submit_command), per submission
     }
 
 
 def alerts_submit(cfg: StackConfig, mem: int) -> Service:
-    """One-shot submitter of the alerts job to the session cluster."""
+    """The keeper of the alerts job: long-running and restarted like every other service, so
+    after a reboot the job comes back by itself (:func:`submit_command`).
+
+    Healthy while its last check (every ``KEEP_INTERVAL_S``) found exactly one active job, so
+    a deploy returns once the job runs. One keeper at a time: Docker deletes the old
+    container before it creates the new one, kind's Recreate strategy stops the old pod first.
+    """
     return Service(
         name="alerts-submit",
         build=_alerts_build(),
-        command=submit_command(),
+        command=submit_command(cfg.flink_state_retained),
         env=alerts_env(cfg),
-        # Read by the replace step: a replaced JobManager's job left its checkpoints here.
+        health=HealthCheck(
+            'python3 -c "import os, sys, time; sys.exit(time.time() - os.stat('
+            f"'{flink_jobs.HEALTH_FILE}').st_mtime > {flink_jobs.HEALTH_MAX_AGE_S})\"",
+            # The first submission waits for the cluster and for the job to run.
+            start_period_s=120,
+            retries=30,  # kind's liveness: a JobManager down for minutes is not the keeper's fault
+        ),
+        # Read by the keeper: a restarted or replaced JobManager's job left its state here,
+        # and it deletes the states beyond the newest ``flinkStateRetained``.
         volumes=(FLINK_DATA,),
         memory_mib=mem,
         depends_on=("jobmanager", "taskmanager", "kafka", "elasticsearch"),
-        one_shot=True,
         user="9999:9999",
     )
 

@@ -258,13 +258,18 @@ class Pipeline:
             240,
             self.logs,
         )
+        # The job's keeper: it submits the job, then stays to keep it running.
         submit = self.containers.run(
             "alerts-submit", image, self.env, args=service_command("alerts-submit")
         )
-        assert self.containers.wait(submit, timeout=400) == 0, self.containers.logs(submit)[-5000:]
         self.jid = engine.wait_job_running(
-            self.rest_url, self.env["JOB_NAME"], 180, self.logs, tolerate=(Exception,)
+            self.rest_url,
+            self.env["JOB_NAME"],
+            400,
+            lambda: self.logs() + self.containers.logs(submit)[-4000:],
+            tolerate=(Exception,),
         )
+        assert self.containers.state(submit)["Running"], self.containers.logs(submit)[-5000:]
         self.wait_running()
 
     # -- the job --------------------------------------------------------------------------

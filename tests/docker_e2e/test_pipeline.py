@@ -168,16 +168,21 @@ def test_pipeline_from_the_images(
         lambda: containers.logs(jm)[-3000:] + containers.logs(tm)[-3000:],
     )
 
+    # The job's keeper: it submits the job, then stays to keep it running.
     submit = containers.run(
         "alerts-submit", image, alerts_env, args=service_command("alerts-submit")
     )
-    assert containers.wait(submit, timeout=400) == 0, containers.logs(submit)[-5000:]
     job_id = engine.wait_job_running(
         rest_url,
         alerts_env["JOB_NAME"],
-        120,
-        lambda: containers.logs(jm)[-4000:] + containers.logs(tm)[-4000:],
+        400,
+        lambda: (
+            containers.logs(jm)[-4000:]
+            + containers.logs(tm)[-4000:]
+            + containers.logs(submit)[-4000:]
+        ),
     )
+    assert containers.state(submit)["Running"], containers.logs(submit)[-5000:]
 
     port = free_port()
     dashboard = containers.run(

@@ -1,14 +1,19 @@
-"""A redeploy keeps the job's state: an alert opened before it is resolved after it.
+"""A redeploy or a reboot keeps the job's state: an alert opened before is resolved after.
 
-``pulumi up`` after a change re-runs the alerts image's submitter with the description's
-own command. Two kinds of redeploy and a reboot, one after the other:
+``pulumi up`` after a change replaces the alerts job's keeper (the ``alerts-submit``
+service, the description's own command), deleting the old container first as the Docker
+target does. Two kinds of redeploy, a reboot and a JobManager restart, one after the other:
 
-1. settings changed, Flink kept: the replace step stops the running job with a savepoint
-   (on the volume the Flink containers and the submitter mount), the new job starts from it;
+1. settings changed, Flink kept: the new keeper stops the running job with a savepoint (on
+   the volume the Flink containers and the keeper mount), the new job starts from it;
 2. a new alerts image: the JobManager and TaskManager are replaced too and the job dies with
-   them; the replace step finds the newest checkpoint it left on the volume;
-3. a reboot: the JobManager and TaskManager restart without the job, and `make resubmit`
-   starts the existing submitter container again (``docker start --attach``).
+   them; the keeper finds the newest checkpoint it left on the volume;
+3. a reboot: every running container of the stack restarts (``docker restart``, as the
+   daemon does with their restart policy) and nobody types anything: the restarted keeper
+   finds a JobManager without the job and starts it from the newest checkpoint;
+4. the JobManager and TaskManager alone restart: the keeper, still running, notices the
+   missing job and starts it again; then only the newest ``flinkStateRetained`` savepoints
+   and checkpoints are left on the volume.
 
 Each time a sensor that is hot before and cools down after must resolve the SAME alert; a
 job that forgot its state would leave that alert open forever.
@@ -17,6 +22,7 @@ job that forgot its state would leave that alert open forever.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -28,6 +34,7 @@ from elasticsearch import Elasticsearch as EsClient
 from harness.elasticsearch import Elasticsearch
 from harness.kafka import Kafka
 from harness.procs import free_port
+from iotstack.config import StackConfig
 from kafka import KafkaProducer
 
 from docker_e2e import engine
@@ -39,6 +46,7 @@ from docker_e2e.wiring import (
     flink_mounts,
     flink_properties,
     service_command,
+    service_health,
 )
 
 pytestmark = pytest.mark.services
@@ -49,7 +57,7 @@ SENSORS = ("rd-hot", "rd-steady-1", "rd-steady-2")
 # rd-hot is 90 °C in steps 4-11 (alert A), 18-29 (B) and 32-41 (C), 50 °C otherwise.
 BEFORE = range(0, 12)  # A opens; then redeploy 1 (savepoint)
 MIDDLE = range(12, 24)  # A resolves, B opens; then redeploy 2 (Flink replaced)
-AFTER = range(24, 36)  # B resolves, C opens; then a reboot and `make resubmit`
+AFTER = range(24, 36)  # B resolves, C opens; then a reboot, nothing typed
 LAST = range(36, 48)  # C resolves
 
 
@@ -145,19 +153,81 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
             **names,
         )
 
-    def deploy(n: int, rest_url: str) -> tuple[str, str]:
-        """One `pulumi up` of the submitter (the description's command and volume, to
-        completion); returns its log and the id of the job then RUNNING."""
-        submit = containers.run(
+    keeper_health = service_health("alerts-submit")
+
+    def deploy(n: int, rest_url: str, replaced: tuple[str, ...] = ()) -> tuple[str, str]:
+        """One `pulumi up` of the keeper: the previous one deleted first, a new one with the
+        description's command, volume and health check; returns its log once a job other
+        than ``replaced`` RUNS (and, with a described health check, the keeper is healthy),
+        and that job's id."""
+        if n > 1:
+            engine.docker("stop", "-t", "10", f"{containers.prefix}-alerts-submit-{n - 1}")
+            engine.docker("rm", f"{containers.prefix}-alerts-submit-{n - 1}")
+        keeper = containers.run(
             f"alerts-submit-{n}",
             image,
             submitter_env(rest_url),
             args=service_command("alerts-submit"),
             volumes=mounts,
+            health=keeper_health,
         )
-        assert containers.wait(submit, timeout=400) == 0, containers.logs(submit)[-5000:]
-        log = containers.logs(submit)
-        return log, engine.wait_job_running(rest_url, names["JOB_NAME"], 60)
+        job = new_job_running(rest_url, replaced, 400, keeper)
+        engine.poll_until(  # the submitter's report follows the job's RUNNING by a moment
+            "the submitter's report", lambda: "and running: " in containers.logs(keeper), 60
+        )
+        if keeper_health is not None:
+            engine.poll_until(
+                "the keeper healthy",
+                lambda: containers.state(keeper)["Health"]["Status"] == "healthy",  # type: ignore[index]
+                60,
+                lambda: containers.logs(keeper)[-3000:],
+            )
+        return containers.logs(keeper), job
+
+    def new_job_running(
+        rest_url: str, replaced: tuple[str, ...], timeout: float, keeper: str
+    ) -> str:
+        """The id of a RUNNING job of the name that is none of ``replaced``, once there is one."""
+
+        def running() -> str | None:
+            jobs = http_json(f"{rest_url}/jobs/overview")["jobs"]
+            return next(
+                (
+                    j["jid"]
+                    for j in jobs
+                    if j["name"] == names["JOB_NAME"]
+                    and j["state"] == "RUNNING"
+                    and j["jid"] not in replaced
+                ),
+                None,
+            )
+
+        jid: str = engine.poll_until(
+            f"a new job {names['JOB_NAME']!r} RUNNING",
+            running,
+            timeout,
+            lambda: (
+                engine.job_report(rest_url, names["JOB_NAME"])
+                + f"--- {keeper} ---\n"
+                + containers.logs(keeper)[-4000:]
+            ),
+        )
+        return jid
+
+    def completed_checkpoint(rest_url: str, job: str) -> str:
+        """The path of ``job``'s latest completed checkpoint."""
+        return str(
+            http_json(f"{rest_url}/jobs/{job}/checkpoints")["latest"]["completed"]["external_path"]
+        )
+
+    def states_on_volume(container: str) -> list[str]:
+        """Every completed savepoint and checkpoint on the Flink volume, oldest first."""
+        found = engine.docker(
+            "exec", container, "sh", "-c",
+            "cd /opt/flink/data && ls -1tr -d savepoints/*/_metadata checkpoints/*/chk-*/_metadata",
+            check=False,
+        )  # fmt: skip
+        return [line.removesuffix("/_metadata") for line in found.stdout.split()]
 
     es = EsClient(elasticsearch.url)
 
@@ -174,8 +244,9 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
             what,
             lambda: alerts() == want,
             180,
-            lambda: f"in Elasticsearch: {alerts()}\n"
-            + engine.job_report(rest_url, names["JOB_NAME"]),
+            lambda: (
+                f"in Elasticsearch: {alerts()}\n" + engine.job_report(rest_url, names["JOB_NAME"])
+            ),
         )
 
     def checkpoint_from_now(rest_url: str, job: str, what: str) -> None:
@@ -200,7 +271,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     until_stored("alert A open", before, rest_url)
 
     # Redeploy 1: only the job is replaced, from a savepoint.
-    log, second = deploy(2, rest_url)
+    log, second = deploy(2, rest_url, replaced=(first,))
     assert f"stopped {first} with savepoint file:/opt/flink/data/savepoints/" in log, log[-3000:]
     assert "restored from file:/opt/flink/data/savepoints/" in log, log[-3000:]
     assert second != first
@@ -219,7 +290,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
         engine.docker("stop", "-t", "10", f"{containers.prefix}-{role}")
         engine.docker("rm", f"{containers.prefix}-{role}")
     rest_url = start_flink(2)
-    log, third = deploy(3, rest_url)
+    log, third = deploy(3, rest_url, replaced=(first, second))
     assert "a new JobManager; restoring from file:/opt/flink/data/checkpoints/" in log, log[-3000:]
     assert f"/{second}/chk-" in log, log[-3000:]
     restored = http_json(f"{rest_url}/jobs/{third}/checkpoints")["latest"]["restored"]
@@ -230,20 +301,60 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     assert set(middle) < set(after) and _high(after) == ["resolved", "resolved", "open"]
     until_stored("alert B resolved by the job restored from a checkpoint, C open", after, rest_url)
 
-    # A reboot: Flink restarts (same containers, same addresses) and forgets its job; the
-    # last submitter container is started again, as `make resubmit` does.
+    # A reboot: the daemon restarts every container that runs (each has a restart policy in
+    # the stack; an exited one stays exited). Nothing is typed; the job must come back by
+    # itself from the newest checkpoint, which holds alert C.
     checkpoint_from_now(rest_url, third, "alert C")
-    for role in ("jobmanager-2", "taskmanager-2"):
-        engine.docker("restart", "-t", "10", f"{containers.prefix}-{role}")
-    again = engine.docker(
-        "start", "--attach", f"{containers.prefix}-alerts-submit-3", timeout=400, check=False
+    before_id = int(completed_checkpoint(rest_url, third).rsplit("chk-", 1)[1])
+    stack = [
+        f"{containers.prefix}-{c}" for c in ("jobmanager-2", "taskmanager-2", "alerts-submit-3")
+    ]
+    running = [c for c in stack if containers.state(c)["Running"]]
+    restarted = time.monotonic()
+    engine.docker("restart", "-t", "10", *running)
+    fourth = new_job_running(rest_url, (first, second, third), 300, stack[-1])
+    back_after_reboot = time.monotonic() - restarted
+    restored = http_json(f"{rest_url}/jobs/{fourth}/checkpoints")["latest"]["restored"]
+    assert restored, restored
+    # The newest checkpoint of the job that ran before: none of a later id completed.
+    last_id = max(
+        int(path.rsplit("chk-", 1)[1])
+        for path in states_on_volume(stack[0])
+        if path.startswith(f"checkpoints/{third}/chk-")
     )
-    log = again.stdout + again.stderr
-    assert again.returncode == 0, log[-3000:]
-    assert f"restoring from file:/opt/flink/data/checkpoints/{third}/chk-" in log, log[-3000:]
-    fourth = engine.wait_job_running(rest_url, names["JOB_NAME"], 60)
+    assert restored["external_path"].endswith(f"/checkpoints/{third}/chk-{last_id}"), restored
+    assert last_id >= before_id, (last_id, before_id)
     _produce(kafka.bootstrap, names["READINGS_TOPIC"], LAST)
-    last = _statuses(names, range(BEFORE.start, LAST.stop))
-    assert set(last) == set(after) and _high(last) == ["resolved"] * 3
-    until_stored("alert C resolved after the reboot", last, rest_url)
-    assert fourth != third
+    last_statuses = _statuses(names, range(BEFORE.start, LAST.stop))
+    assert set(last_statuses) == set(after) and _high(last_statuses) == ["resolved"] * 3
+    until_stored("alert C resolved after the reboot", last_statuses, rest_url)
+
+    # The JobManager and TaskManager alone restart (an out-of-memory kill, say): the keeper,
+    # still running, starts the job again from the newest checkpoint.
+    checkpoint_from_now(rest_url, fourth, "alert C resolved")
+    restarted = time.monotonic()
+    engine.docker("restart", "-t", "10", *stack[:2])
+    fifth = new_job_running(rest_url, (first, second, third, fourth), 300, stack[-1])
+    back_after_flink_restart = time.monotonic() - restarted
+    restored = http_json(f"{rest_url}/jobs/{fifth}/checkpoints")["latest"]["restored"]
+    assert restored and f"/checkpoints/{fourth}/chk-" in restored["external_path"], restored
+    keeper_log = containers.logs(stack[-1])
+    assert re.search(
+        rf"no active job; starting it from file:\S+/checkpoints/{fourth}/chk-", keeper_log
+    ), keeper_log[-3000:]
+
+    # Retention: once the restored job completed a checkpoint, only the newest N are left.
+    checkpoint_from_now(rest_url, fifth, "the restore")
+    retained = StackConfig().flink_state_retained
+    kept: list[str] = engine.poll_until(
+        f"only the newest {retained} states on the volume",
+        lambda: found if len(found := states_on_volume(stack[0])) == retained else None,
+        60,
+        lambda: "\n".join(states_on_volume(stack[0])) + "\n" + containers.logs(stack[-1])[-3000:],
+    )
+    assert [p.split("/")[1] for p in kept] == [third, fourth, fifth][-retained:], kept
+    print(
+        f"\njob RUNNING again {back_after_reboot:.1f} s after the reboot (docker restart of "
+        f"{len(running)} containers), {back_after_flink_restart:.1f} s after a restart of the "
+        f"JobManager and TaskManager alone; states kept: {kept}"
+    )

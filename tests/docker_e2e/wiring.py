@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harness.procs import free_port
 from iotstack.config import StackConfig
-from iotstack.services import Service, describe
+from iotstack.services import HealthCheck, Service, describe
 
 
 def _service(name: str) -> Service:
@@ -115,3 +115,8 @@ def flink_mounts(prefix: str) -> tuple[str, ...]:
 def service_command(service: str) -> tuple[str, ...]:
     """The command the description runs ``service`` with (arguments to the entrypoint)."""
     return tuple(_service(service).command)
+
+
+def service_health(service: str) -> HealthCheck | None:
+    """The health check the description gives ``service`` (None: it has none)."""
+    return _service(service).health

@@ -61,8 +61,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/image:Image": 3,
         "command:local:Command": 3,
         "kubernetes:core/v1:PersistentVolumeClaim": 5,
-        DEPLOYMENT: 8,
-        JOB: 1,
+        DEPLOYMENT: 9,  # the alerts job's keeper included
         "kubernetes:core/v1:Service": 12,
         DYNAMIC: 7,
     },
@@ -73,8 +72,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/image:Image": 3,
         "command:local:Command": 3,
         "kubernetes:core/v1:PersistentVolumeClaim": 3,
-        DEPLOYMENT: 7,
-        JOB: 1,
+        DEPLOYMENT: 8,
         "kubernetes:core/v1:Service": 11,
         DYNAMIC: 7,
     },
@@ -170,12 +168,11 @@ def test_docker_bind_address_is_configurable(apps_dir: Path) -> None:
 
 def test_docker_long_running_containers_have_health_checks_and_wait(apps_dir: Path) -> None:
     inv = run(StackConfig(), apps_dir)
+    # Every container, the alerts job's keeper included: restarted after a reboot, and `up`
+    # returns once it is healthy (for the keeper: once the job it keeps is active).
+    assert "alerts-submit" in {c.name for c in inv.of_type(CONTAINER)}
     for c in inv.of_type(CONTAINER):
-        if c.name == "alerts-submit":
-            # One-shot: attached so `up` waits for it to finish; never restarted.
-            assert c.inputs["attach"] is True and c.inputs["restart"] == "no"
-            assert c.inputs["mustRun"] is False
-            continue
+        assert c.inputs["attach"] is False and c.inputs["mustRun"] is True, c.name
         assert c.inputs["healthcheck"]["tests"][0] == "CMD-SHELL", c.name
         assert c.inputs["wait"] is True, c.name
         assert c.inputs["restart"] == "unless-stopped", c.name
@@ -229,8 +226,7 @@ def test_apps_depend_on_the_services_they_use(apps_dir: Path, target: str) -> No
     dashboard = _depends_types(inv, inv.named(workload, "dashboard"))
     assert "iotstack:index:Kafka" in simulator
     assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= dashboard
-    submit_type = CONTAINER if target == "docker" else JOB
-    submit = _depends_types(inv, inv.named(submit_type, "alerts-submit"))
+    submit = _depends_types(inv, inv.named(workload, "alerts-submit"))
     assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= submit
     kibana = _depends_types(inv, inv.named(workload, "kibana"))
     assert "iotstack:index:Elasticsearch" in kibana
@@ -416,14 +412,15 @@ def test_read_config_takes_only_this_projects_keys() -> None:
         pulumi.runtime.set_all_config(saved)
 
 
-def test_a_failing_job_submission_fails_the_docker_update(apps_dir: Path) -> None:
-    with pytest.raises(
-        pulumi.RunError,
-        match=r"alerts-submit exited with code 3; see: "
-        r"docker logs iotstack-alerts-submit",
-    ):
-        run(StackConfig(), apps_dir, exit_code=3)
-    assert run(StackConfig(), apps_dir, exit_code=0).outputs["target"] == "docker"
+def test_the_alerts_keeper_is_one_recreated_deployment_on_kind(apps_dir: Path) -> None:
+    # One keeper at a time (the old pod stops before the new one starts), restarted forever.
+    inv = run(StackConfig(target="kind"), apps_dir)
+    assert [j.name for j in inv.of_type(JOB)] == []
+    spec = inv.named(DEPLOYMENT, "alerts-submit").inputs["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Always"
+    assert "readinessProbe" in pod["containers"][0]
 
 
 @pytest.mark.parametrize("mode", ["zookeeper", "kraft"])
@@ -511,8 +508,7 @@ def test_flink_and_the_submitter_mount_the_one_checkpoint_volume(
         claims = inv.of_type("kubernetes:core/v1:PersistentVolumeClaim")
         assert [c.name for c in claims].count("flink-data") == 1
         for name in users:
-            kind = JOB if name == "alerts-submit" else DEPLOYMENT
-            pod = inv.named(kind, name).inputs["spec"]["template"]["spec"]
+            pod = inv.named(DEPLOYMENT, name).inputs["spec"]["template"]["spec"]
             assert [v["persistentVolumeClaim"]["claimName"] for v in pod["volumes"]] == [
                 "flink-data"
             ], name
