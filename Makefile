@@ -109,19 +109,17 @@ up: preflight-up setup  ## deploy the stack (STACK=dev: local Docker; STACK=kind
 preview: preflight-preview setup  ## show what `make up` would change, with the diff
 	cd infra && pulumi preview --stack $(STACK) --diff
 
-# After a reboot (or a JobManager restart) Flink comes back without its job: run the stack's
-# submitter again. Its replace step finds a JobManager that knows no job and restores the
-# newest checkpoint on the flink-data volume. Names: infra/iotstack/targets/{docker,kind}.py.
-# Docker: start the exited submitter container again. kind: a finished Job cannot be re-run
-# (kubectl create job --from takes only CronJobs), so delete it and let a refreshing
-# `pulumi up` create it again.
+# Not needed after a reboot: the alerts job's keeper (the alerts-submit service, restarted
+# like every service) brings the job back by itself from its newest checkpoint or savepoint.
+# This forces a fresh start: the keeper is restarted, stops the running job with a savepoint
+# and starts it again from that savepoint. Names: infra/iotstack/targets/{docker,kind}.py.
 NAMESPACE ?= iotstack
-resubmit: preflight-resubmit  ## start the alerts job again from its newest state (after a reboot)
+resubmit: preflight-resubmit  ## restart the alerts job from a savepoint (a reboot needs nothing)
 	if [ "$(STACK)" = kind ]; then \
-	  kubectl -n $(NAMESPACE) delete job -l app.kubernetes.io/name=alerts-submit && \
-	  cd infra && pulumi up --stack $(STACK) --refresh --yes; \
+	  kubectl -n $(NAMESPACE) rollout restart deployment/alerts-submit && \
+	  kubectl -n $(NAMESPACE) rollout status deployment/alerts-submit --timeout=600s; \
 	else \
-	  docker start --attach iotstack-alerts-submit; \
+	  docker restart iotstack-alerts-submit; \
 	fi
 
 down: preflight-down  ## tear the stack down (data volumes survive only with retainData: true)
