@@ -15,6 +15,7 @@ docker      the Docker daemon answers; for ``preview`` and ``up`` also every hos
             deployed stack itself publishes (read from the local backend's state file)
 kind        ``kind`` and ``kubectl`` exist, and the configured cluster's context
             (``kind-<kindClusterName>``) answers within 10 s
+``resubmit`` the stack has something deployed (local backend's state file)
 ``down``    never blocked by ports or by the kind cluster: only Python, the Pulumi CLI,
             the configuration and (docker) the daemon, without which nothing can be removed
 ==========  ====================================================================
@@ -163,6 +164,15 @@ def deployed_host_ports(path: Path | None) -> set[int]:
     return held
 
 
+def deployed_resource_count(path: Path | None) -> int:
+    """How many resources the stack's latest checkpoint holds (0 without a state file)."""
+    if path is None:
+        return 0
+    raw = path.read_bytes()
+    data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
+    return len(((data.get("checkpoint") or {}).get("latest") or {}).get("resources") or [])
+
+
 def port_problems(cfg: StackConfig, held: set[int]) -> list[str]:
     """Every configured host port that is busy and not held by the deployed stack itself."""
     problems = []
@@ -214,6 +224,7 @@ def problems(
     *,
     python: tuple[int, ...] = tuple(sys.version_info[:3]),
     held_ports: frozenset[int] | set[int] = frozenset(),
+    deployed: int = 0,
     env: Mapping[str, str] | None = None,
     run: Runner = subprocess.run,
 ) -> list[str]:
@@ -223,6 +234,8 @@ def problems(
         cfg = StackConfig.from_mapping(raw_config)
     except ConfigError as exc:
         return [*found, str(exc)]
+    if verb == "resubmit" and deployed == 0:
+        found.append(f"stack {stack} has nothing deployed, so no job to restart: run `make up`")
     if cfg.target == "docker":
         daemon = docker_problem(run)
         found += [daemon] if daemon else []
@@ -253,8 +266,15 @@ def main(argv: list[str] | None = None) -> int:
             found.append(str(exc))
     if not found:
         backend = local_backend_dir(env)
-        held = deployed_host_ports(state_file(backend, args.stack)) if backend else set()
-        found = problems(args.stack, args.verb, raw, held_ports=held, env=env)
+        state = state_file(backend, args.stack) if backend else None
+        found = problems(
+            args.stack,
+            args.verb,
+            raw,
+            held_ports=deployed_host_ports(state),
+            deployed=deployed_resource_count(state) if backend else 1,
+            env=env,
+        )
     for line in found:
         print(f"preflight: {line}", file=sys.stderr)
     if found:

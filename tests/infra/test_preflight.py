@@ -123,7 +123,16 @@ def test_ports_the_deployed_stack_publishes_are_not_in_the_way(busy_port: int) -
 @pytest.mark.parametrize("verb", ["down", "resubmit"])
 def test_busy_ports_never_block_down_or_resubmit(busy_port: int, verb: str) -> None:
     raw = _ports_config(kafkaHostPort=busy_port)
-    assert preflight.problems("dev", verb, raw, run=_daemon_ok) == []
+    assert preflight.problems("dev", verb, raw, deployed=12, run=_daemon_ok) == []
+
+
+def test_resubmit_needs_a_deployed_stack() -> None:
+    assert preflight.problems("dev", "resubmit", {}, deployed=0, run=_daemon_ok) == [
+        "stack dev has nothing deployed, so no job to restart: run `make up`"
+    ]
+    # The other verbs work on an empty stack: preview and up create it, down has nothing to do.
+    for verb in ("preview", "down"):
+        assert preflight.problems("dev", verb, _ports_config(), run=_daemon_ok) == []
 
 
 def test_a_bad_config_value_is_one_line_naming_the_key() -> None:
@@ -179,11 +188,13 @@ def test_deployed_ports_are_read_from_the_local_backend_state(tmp_path: Path, la
     path = preflight.state_file(tmp_path, "dev")
     assert path is not None
     assert preflight.deployed_host_ports(path) == {9094, 8001}
+    assert preflight.deployed_resource_count(path) == 4
     assert preflight.state_file(tmp_path, "kind") is None
 
 
 def test_no_state_means_no_ports_held(tmp_path: Path) -> None:
     assert preflight.deployed_host_ports(preflight.state_file(tmp_path, "dev")) == set()
+    assert preflight.deployed_resource_count(preflight.state_file(tmp_path, "dev")) == 0
     folder = tmp_path / ".pulumi" / "stacks" / "iotstack"
     folder.mkdir(parents=True)
     (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"stack": "dev"}}))
