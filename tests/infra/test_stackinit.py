@@ -109,7 +109,10 @@ def test_first_command_on_a_fresh_clone_creates_everything_and_leaves_git_clean(
     assert "encryptionsalt:" in config_file.read_text()
     assert _git_status(clone) == ""
     tracked = subprocess.run(
-        ["git", "grep", "-l", "encryptionsalt:"], cwd=clone, capture_output=True, text=True
+        ["git", "grep", "-l", "-E", "^encryptionsalt:", "--", "*.yaml", "*.yml"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
     )
     assert tracked.stdout == ""
 
