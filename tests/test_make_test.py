@@ -24,15 +24,23 @@ FLINK_LIVE = (
     "test_flink_properties_override_the_distribution_config",
 )
 # Every tool the checker finds on PATH (the JDK, Chromium and chromedriver are found by path).
-PATH_TOOLS = ("mvn", "go", "docker", "dockerd", "debootstrap", "setpriv")
+PATH_TOOLS = (
+    *(name for name, _, _ in prerequisites.ON_PATH),
+    "docker",
+    "dockerd",
+    prerequisites.SETPRIV[0],
+)
 SUMMARY = "prerequisites: 1 missing for make test; nothing was run."
 
 
 def _make_n(*args: str) -> list[str]:
     """The commands `make` would run (recursive makes are followed)."""
+    # Not the flags and variables of the `make test` this may run under.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
     done = subprocess.run(
         ["make", "-n", "--no-print-directory", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
