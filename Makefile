@@ -49,8 +49,10 @@ $(GOBIN)/actionlint:
 PULUMI_GOPROXY ?= $(if $(GOPROXY),$(GOPROXY),https://proxy.golang.org)
 $(GOBIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go
 	@mkdir -p $(GOBIN)
-	@started=$$(date +%s); \
-	cd tools/pulumi && GOPROXY=$(PULUMI_GOPROXY) go build -trimpath -o $(GOBIN)/pulumi \
+	@started=$$(date +%s); cd tools/pulumi; \
+	version=$$(go list -m -f '{{.Version}}' github.com/pulumi/pulumi/pkg/v3); \
+	GOPROXY=$(PULUMI_GOPROXY) go build -trimpath -o $(GOBIN)/pulumi \
+	  -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$$version" \
 	  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi; \
 	echo "pulumi: built $(GOBIN)/pulumi in $$(( $$(date +%s) - started )) s"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -27,6 +28,14 @@ PULUMI = Path(os.environ.get("IOTSTACK_PULUMI", REPO / ".cache" / "bin" / "pulum
 def pulumi_cli() -> Path:
     assert PULUMI.is_file(), f"the Pulumi CLI is built by `make pulumi` into {PULUMI}"
     return PULUMI
+
+
+def test_the_cli_is_the_pinned_one_and_says_its_version(pulumi_cli: Path) -> None:
+    go_mod = (REPO / "tools" / "pulumi" / "go.mod").read_text()
+    pinned = re.search(r"github.com/pulumi/pulumi/pkg/v3 (v\S+)", go_mod)
+    assert pinned is not None
+    done = subprocess.run([str(pulumi_cli), "version"], capture_output=True, text=True)
+    assert done.stdout.strip() == pinned.group(1)
 
 
 def _env(clone: Path, home: Path, cli: Path, **extra: str) -> dict[str, str]:
