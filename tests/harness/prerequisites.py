@@ -18,7 +18,7 @@ from iotstack import versions
 
 from harness import artifacts
 
-PYTHON = (3, 11)  # PyFlink 1.19 has wheels up to CPython 3.11; the venvs are made with it
+PYTHON = versions.PYTHON_VERSION  # the one pin; the venvs are made with it
 # The dashboard's browser test drives Debian's Chromium and its driver at these paths.
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 # Commands looked up on PATH: (command, what needs it, Debian package).
