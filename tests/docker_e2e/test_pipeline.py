@@ -1,7 +1,7 @@
 """The whole pipeline from the images users get, wired with the infra's environment.
 
 Flink (JobManager + TaskManager) runs from the alerts image, the job is submitted by the
-alerts image's one-shot submitter with the description's own command, the simulator image
+alerts image's keeper with the description's own command, the simulator image
 replays a scenario into Kafka, and the dashboard image serves what the job wrote. The
 expected alerts are computed independently by the pure rules (``alerts.rules``) from the
 scenario, then compared exactly with what is in Elasticsearch.
