@@ -58,6 +58,49 @@ $(GOBIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go
 
 pulumi: $(GOBIN)/pulumi  ## build the pinned Pulumi CLI the tests use into .cache/bin
 
+# The test control plane (tests/harness/kube.py): kube-apiserver, kube-controller-manager,
+# kube-scheduler and kubectl v1.37.2, etcd v3.7.4 and KWOK v0.8.0, pinned with every dependency
+# by tools/kube/{,etcd/,kwok/}go.mod + go.sum, built into .cache/bin and rebuilt only when
+# those change. Each prints its build time. Unstamped, /version says v0.0.0-master+$Format:%H$,
+# which kubectl cannot parse: the -X flags stamp the release, dated by the module's own time.
+KUBE_VERSION := v1.37.2
+KUBE_BUILD_DATE := 2026-10-27T12:01:04Z
+KUBE_STAMP := $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+  -X $(pkg).gitVersion=$(KUBE_VERSION) -X $(pkg).gitMajor=1 -X $(pkg).gitMinor=37 \
+  -X $(pkg).gitTreeState=clean -X $(pkg).buildDate=$(KUBE_BUILD_DATE))
+KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
+KUBE_BINS := $(addprefix $(GOBIN)/,$(KUBE_CMDS) etcd kwok)
+KWOK_STAGES := .cache/kwok-stages
+# go build in $(1) of package $(2) into $(GOBIN)/$(3) with extra ldflags $(4), timed.
+define kube_build
+	@mkdir -p $(GOBIN)
+	@started=$$(date +%s); \
+	cd $(1) && GOPROXY=$(PULUMI_GOPROXY) go build -trimpath -ldflags '-s -w $(4)' \
+	  -o $(GOBIN)/$(3).tmp $(2); \
+	mv $(GOBIN)/$(3).tmp $(GOBIN)/$(3); \
+	echo "kube-bins: built $(3) in $$(( $$(date +%s) - started )) s ($$(du -m $(GOBIN)/$(3) | cut -f1) MB)"
+endef
+KUBE_DEPS := tools/kube/go.mod tools/kube/go.sum tools/kube/tools.go
+$(addprefix $(GOBIN)/,$(KUBE_CMDS)): $(GOBIN)/%: $(KUBE_DEPS)
+	$(call kube_build,tools/kube,k8s.io/kubernetes/cmd/$*,$*,$(KUBE_STAMP))
+$(GOBIN)/etcd: tools/kube/etcd/go.mod tools/kube/etcd/go.sum tools/kube/etcd/tools.go
+	$(call kube_build,tools/kube/etcd,go.etcd.io/etcd/server/v3,etcd,)
+$(GOBIN)/kwok: tools/kube/kwok/go.mod tools/kube/kwok/go.sum tools/kube/kwok/tools.go
+	$(call kube_build,tools/kube/kwok,sigs.k8s.io/kwok/cmd/kwok,kwok,)
+# KWOK refuses to start without stage definitions; the standard ones ship in its module zip.
+$(KWOK_STAGES)/.copied: tools/kube/kwok/go.mod tools/kube/kwok/go.sum
+	@rm -rf $(KWOK_STAGES) && mkdir -p $(KWOK_STAGES)
+	@src=$$(cd tools/kube/kwok && GOPROXY=$(PULUMI_GOPROXY) go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage; \
+	for f in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete \
+	  pod/fast/pod-delete volume/fast/pvc-provision volume/fast/pv-bind \
+	  volume/fast/pvc-delete volume/fast/pv-delete volume/fast/storage-class; do \
+	  install -m 0644 "$$src/$$f.yaml" $(KWOK_STAGES)/; done
+	@touch $@
+
+.PHONY: kube-bins
+kube-bins: $(KUBE_BINS) $(KWOK_STAGES)/.copied  ## build the test control plane (Kubernetes 1.37.2, etcd, KWOK) into .cache/bin
+	@echo "kube-bins: $(notdir $(KUBE_BINS)) and KWOK's stages in .cache, up to date"
+
 setup: $(VENV)/.installed $(INFRA_VENV)/.installed  ## create both virtualenvs (tests/apps, infra)
 
 fetch: setup  ## download and cache every Java artifact the harness runs
