@@ -119,7 +119,8 @@ test-infra: setup $(GOBIN)/pulumi  ## Pulumi program unit, config and contract t
 	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q --durations=15 $(PYTEST_FLAGS)
 
 # The root run: tests/ (but tests/infra, the infra venv's) and apps/*/tests, with real services.
-test-services: setup fetch  ## harness smoke tests, app tests and end-to-end against real services
+# kube-bins: the Kubernetes control plane the kind target's tests run on (tests/harness/kube.py).
+test-services: setup fetch kube-bins  ## harness smoke tests, app tests and end-to-end against real services
 	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_FLAGS) .
 
 .PHONY: prerequisites

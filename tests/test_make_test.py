@@ -172,7 +172,12 @@ def test_the_checker_passes_on_a_machine_with_everything(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("tool", "package"),
-    [("mvn", "maven"), ("go", "golang-go"), ("debootstrap", "debootstrap")],
+    [
+        ("mvn", "maven"),
+        ("go", "golang-go"),
+        ("debootstrap", "debootstrap"),
+        ("openssl", "openssl"),
+    ],
 )
 def test_a_tool_missing_from_path_is_one_line_saying_how_to_get_it(
     tmp_path: Path, tool: str, package: str

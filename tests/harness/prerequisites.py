@@ -27,6 +27,7 @@ ON_PATH = (
     ("go", "Go builds actionlint for make lint", "golang-go"),
     ("debootstrap", "builds the Debian base of the app images", "debootstrap"),
     ("kubectl", "the kind preflight's tests ask a real API endpoint with it", "kubernetes-client"),
+    ("openssl", "makes the test Kubernetes control plane's certificates and keys", "openssl"),
 )
 SETPRIV = ("setpriv", "runs Elasticsearch unprivileged", "util-linux")  # needed as root only
 VENV_PACKAGE = "python3-venv"  # Debian moves ensurepip, which `python3 -m venv` runs, there

@@ -14,6 +14,7 @@ import pytest
 from harness import elasticsearch as es_mod
 from harness import flink as flink_mod
 from harness import kafka as kafka_mod
+from harness import kube as kube_mod
 from harness.stack import Stack
 
 
@@ -74,3 +75,10 @@ def flink(
 ) -> flink_mod.Flink:
     """A Flink session cluster; ``flink.rest_url``; Kafka and Elasticsearch run too."""
     return service_stack.flink()
+
+
+@pytest.fixture(scope="session")
+def kube(service_stack: Stack) -> kube_mod.Kube:
+    """Kubernetes 1.37 (etcd, API server, controllers, scheduler) + a KWOK node; context
+    ``kind-iotstack`` in ``kube.kubeconfig``."""
+    return service_stack.kube()

@@ -13,6 +13,7 @@ from harness import artifacts
 from harness import elasticsearch as es_mod
 from harness import flink as flink_mod
 from harness import kafka as kafka_mod
+from harness import kube as kube_mod
 
 KEEP_RUNS = 3  # older run directories (data + logs) are pruned
 
@@ -77,6 +78,10 @@ class Stack:
     def flink(self) -> flink_mod.Flink:
         """A Flink session cluster with the connectors on its class path."""
         return self._get("flink", flink_mod.start)
+
+    def kube(self) -> kube_mod.Kube:
+        """A Kubernetes control plane with one KWOK node (context ``kind-iotstack``)."""
+        return self._get("kube", kube_mod.start)
 
     def started(self) -> dict[str, Any]:
         """The services started so far, by name."""
