@@ -257,6 +257,8 @@ def test_old_states_go_only_once_the_running_job_completed_a_checkpoint(
     running = "c" * 32
     in_progress = fake.checkpoints / running / "chk-1"  # no _metadata yet
     in_progress.mkdir(parents=True)
+    stray = fake.checkpoints / "README"  # not a job's directory: left alone
+    stray.write_text("x")
     fake.jobs = [{"jid": running, "name": NAME, "state": "RUNNING"}]
     submitted: list[str | None] = []
     keeper = _keeper(rest, submitted, tmp_path, retained=2)
@@ -269,5 +271,7 @@ def test_old_states_go_only_once_the_running_job_completed_a_checkpoint(
     assert keeper.ensure() is True
     assert own.exists() and restored.exists() and in_progress.exists()  # the newest 2 + ...
     assert not old_sp.exists() and not (fake.checkpoints / ("a" * 32)).exists()
-    assert not empty_job.exists()
+    assert not empty_job.exists() and stray.exists()
+    # A second pass has nothing left to delete (and does not claim the stray file).
+    assert flink_jobs.prune(rest, running, 2, {running}, lambda _: None) == []
     assert submitted == []

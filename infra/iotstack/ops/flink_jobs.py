@@ -254,7 +254,9 @@ def prune(
         shutil.rmtree(path, ignore_errors=True)
     if checkpoints is not None:
         for job_dir in checkpoints.iterdir():
-            if job_dir.name in active or any(job_dir.glob("chk-*/_metadata")):
+            if not job_dir.is_dir() or job_dir.name in active:
+                continue
+            if any(job_dir.glob("chk-*/_metadata")):
                 continue
             shutil.rmtree(job_dir, ignore_errors=True)
             doomed.append(str(job_dir))
