@@ -35,6 +35,7 @@ from harness.elasticsearch import Elasticsearch
 from harness.kafka import Kafka
 from harness.procs import free_port
 from iotstack.config import StackConfig
+from iotstack.ops.flink_jobs import ENDED
 from kafka import KafkaProducer
 
 from docker_e2e import engine
@@ -229,6 +230,14 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
         )  # fmt: skip
         return [line.removesuffix("/_metadata") for line in found.stdout.split()]
 
+    def state_sizes(container: str) -> str:
+        """``du -skc``: KiB of every state directory on the Flink volume, and their total."""
+        return engine.docker(
+            "exec", container, "sh", "-c",
+            "cd /opt/flink/data && du -skc savepoints/* checkpoints/* 2>/dev/null",
+            check=False,
+        ).stdout.strip().replace("\t", " ").replace("\n", ", ")  # fmt: skip
+
     es = EsClient(elasticsearch.url)
 
     def alerts() -> dict[str, str]:
@@ -336,6 +345,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     engine.docker("restart", "-t", "10", *stack[:2])
     fifth = new_job_running(rest_url, (first, second, third, fourth), 300, stack[-1])
     back_after_flink_restart = time.monotonic() - restarted
+    sizes_before = state_sizes(stack[0])  # the restored job has no checkpoint of its own yet
     restored = http_json(f"{rest_url}/jobs/{fifth}/checkpoints")["latest"]["restored"]
     assert restored and f"/checkpoints/{fourth}/chk-" in restored["external_path"], restored
     keeper_log = containers.logs(stack[-1])
@@ -353,8 +363,14 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
         lambda: "\n".join(states_on_volume(stack[0])) + "\n" + containers.logs(stack[-1])[-3000:],
     )
     assert [p.split("/")[1] for p in kept] == [third, fourth, fifth][-retained:], kept
+    # Never a second copy: of all the jobs of the name, only the last one is not ended.
+    jobs = http_json(f"{rest_url}/jobs/overview")["jobs"]
+    alive = [j["jid"] for j in jobs if j["name"] == names["JOB_NAME"] and j["state"] not in ENDED]
+    assert alive == [fifth], jobs
     print(
         f"\njob RUNNING again {back_after_reboot:.1f} s after the reboot (docker restart of "
         f"{len(running)} containers), {back_after_flink_restart:.1f} s after a restart of the "
-        f"JobManager and TaskManager alone; states kept: {kept}"
+        f"JobManager and TaskManager alone; states kept: {kept}\n"
+        f"KiB on the volume before the retention: {sizes_before}\n"
+        f"after: {state_sizes(stack[0])}"
     )
