@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from iotstack import versions
 from iotstack.config import ConfigError, StackConfig
-from stackinit import INFRA, local_backend_dir
+from stackinit import SetupError, last_line, local_backend_dir, run_pulumi
 
 PROJECT = "iotstack"  # name: in Pulumi.yaml
 VERBS = ("preview", "up", "down", "resubmit")
@@ -91,7 +91,7 @@ def docker_problem(run: Runner = subprocess.run) -> str | None:
         advice = _docker_start_advice()
         return f"Docker daemon did not answer within 20 s: is it running? ({advice})"
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no answer"])[-1]
+        reason = last_line(done)
         return f"Docker daemon not reachable ({reason}): start it ({_docker_start_advice()})"
     return None
 
@@ -131,7 +131,7 @@ def kind_cluster_problem(
     except subprocess.TimeoutExpired:
         return f"kind cluster context {context} did not answer within 20 s: {fix}"
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        reason = last_line(done)
         return f"kind cluster context {context} does not answer ({reason}): {fix}"
     return None
 
@@ -190,21 +190,14 @@ def port_problems(cfg: StackConfig, held: set[int]) -> list[str]:
     return problems
 
 
-def read_stack_config(
-    stack: str, env: Mapping[str, str], run: Runner = subprocess.run
-) -> dict[str, str]:
+def read_stack_config(stack: str, env: Mapping[str, str]) -> dict[str, str]:
     """The stack's ``iotstack:*`` values as the CLI resolves them (``pulumi config --json``)."""
-    done = run(
-        ["pulumi", "config", "--stack", stack, "--json"],
-        cwd=INFRA,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    try:
+        done = run_pulumi(["config", "--stack", stack, "--json"], env)
+    except SetupError as exc:
+        raise ConfigError(str(exc)) from None
     if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        reason = last_line(done)
         raise ConfigError(f"cannot read the config of stack {stack} ({reason}): run `make stack`")
     raw: dict[str, str] = {}
     for full_key, entry in json.loads(done.stdout or "{}").items():

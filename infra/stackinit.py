@@ -96,9 +96,10 @@ def seed_stack_config(stack: str) -> Path | None:
     return None
 
 
-def _pulumi(
-    args: list[str], env: Mapping[str, str], pulumi: str
+def run_pulumi(
+    args: list[str], env: Mapping[str, str], pulumi: str = "pulumi"
 ) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in infra/ with ``env``, no stdin, output captured."""
     try:
         return subprocess.run(
             [pulumi, *args],
@@ -118,13 +119,14 @@ def _pulumi(
 
 def stack_exists(stack: str, env: Mapping[str, str], pulumi: str = "pulumi") -> bool:
     """Whether the backend has ``stack`` (``pulumi stack ls``, which reads no config)."""
-    done = _pulumi(["stack", "ls", "--json"], env, pulumi)
+    done = run_pulumi(["stack", "ls", "--json"], env, pulumi)
     if done.returncode != 0:
-        raise SetupError(f"pulumi stack ls failed: {_last_line(done)}")
+        raise SetupError(f"pulumi stack ls failed: {last_line(done)}")
     return any(entry.get("name", "").split("/")[-1] == stack for entry in json.loads(done.stdout))
 
 
-def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+def last_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The last line a failed command printed (stderr first), for a one-line message."""
     lines = (done.stderr or done.stdout or "").strip().splitlines()
     return lines[-1] if lines else f"exit {done.returncode}"
 
@@ -143,9 +145,9 @@ def ensure(stack: str, env: Mapping[str, str], pulumi: str = "pulumi") -> list[s
     if seeded is not None:
         created.append(f"stack config {seeded} (from infra/stacks/{stack}.yaml)")
     if not stack_exists(stack, env, pulumi):
-        done = _pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"], env, pulumi)
+        done = run_pulumi(["stack", "init", stack, "--secrets-provider", "passphrase"], env, pulumi)
         if done.returncode != 0:
-            raise SetupError(f"pulumi stack init {stack} failed: {_last_line(done)}")
+            raise SetupError(f"pulumi stack init {stack} failed: {last_line(done)}")
         created.append(f"stack {stack}")
     return created
 
