@@ -101,6 +101,34 @@ $(KWOK_STAGES)/.copied: tools/kube/kwok/go.mod tools/kube/kwok/go.sum
 kube-bins: $(KUBE_BINS) $(KWOK_STAGES)/.copied  ## build the test control plane (Kubernetes 1.37.2, etcd, KWOK) into .cache/bin
 	@echo "kube-bins: $(notdir $(KUBE_BINS)) and KWOK's stages in .cache, up to date"
 
+# The Pulumi kubernetes provider for a real engine against the test control plane, pinned by
+# tools/pulumi-kubernetes/go.mod + go.sum: github.com/pulumi/pulumi-kubernetes/provider/v4 at
+# a pseudo-version the proxy serves (commit f47bc2d6f199 of 2026-01-15, after 4.24.0; older than
+# infra's SDK 4.34.2). Its own command embeds files its `go generate` writes and the module zip
+# lacks: they are generated here, by the module's generate.go from the schema it ships, next to
+# a copy of tools/pulumi-kubernetes (its main is the module's) under .cache/build.
+PULUMI_K8S_MODULE := github.com/pulumi/pulumi-kubernetes/provider/v4
+PULUMI_K8S_VERSION := 4.25.0-alpha.20260115033456+f47bc2d6f199
+PULUMI_K8S_SRC := tools/pulumi-kubernetes
+PULUMI_K8S_BUILD := .cache/build/pulumi-kubernetes
+$(GOBIN)/pulumi-resource-kubernetes: $(addprefix $(PULUMI_K8S_SRC)/,go.mod go.sum main.go tools.go)
+	@mkdir -p $(GOBIN)
+	@started=$$(date +%s); \
+	rm -rf $(PULUMI_K8S_BUILD) && mkdir -p $(PULUMI_K8S_BUILD); \
+	cp $^ $(PULUMI_K8S_BUILD)/; \
+	cd $(PULUMI_K8S_BUILD) && export GOPROXY=$(PULUMI_GOPROXY); \
+	cmd=$$(go list -m -f '{{.Dir}}' $(PULUMI_K8S_MODULE))/cmd/pulumi-resource-kubernetes; \
+	install -m 0644 $$cmd/generate.go $$cmd/schema.json $$cmd/terraform-mapping.json .; \
+	VERSION=$(PULUMI_K8S_VERSION) go run generate.go; \
+	go build -trimpath -o $(GOBIN)/pulumi-resource-kubernetes.tmp \
+	  -ldflags '-s -w -X $(PULUMI_K8S_MODULE)/pkg/version.Version=$(PULUMI_K8S_VERSION)' .; \
+	mv $(GOBIN)/pulumi-resource-kubernetes.tmp $(GOBIN)/pulumi-resource-kubernetes; \
+	echo "pulumi-kubernetes: built $(GOBIN)/pulumi-resource-kubernetes $(PULUMI_K8S_VERSION)" \
+	  "in $$(( $$(date +%s) - started )) s ($$(du -m $(GOBIN)/pulumi-resource-kubernetes | cut -f1) MB)"
+
+.PHONY: pulumi-kubernetes
+pulumi-kubernetes: $(GOBIN)/pulumi-resource-kubernetes  ## build the pinned Pulumi kubernetes provider into .cache/bin
+
 setup: $(VENV)/.installed $(INFRA_VENV)/.installed  ## create both virtualenvs (tests/apps, infra)
 
 fetch: setup  ## download and cache every Java artifact the harness runs
