@@ -79,6 +79,42 @@ def test_claim_of_the_default_class_binds(kube: Kube, namespace: str) -> None:
     assert kube.kubectl("get", "pv", volume, "-o", "jsonpath={.status.phase}").stdout == "Bound"
 
 
+def test_a_job_completes_and_a_statefulset_gets_its_volume(kube: Kube, namespace: str) -> None:
+    ns = ("-n", namespace)
+    kube.kubectl(*ns, "create", "job", "once", "--image=busybox:1.36", "--", "true")
+    kube.kubectl(*ns, "wait", "--for=condition=Complete", "job/once", "--timeout=60s")
+    labels = {"app": "db"}
+    stateful = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db", "namespace": namespace},
+        "spec": {
+            "serviceName": "db",
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "db", "image": "busybox:1.36"}]},
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {
+                        "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                }
+            ],
+        },
+    }
+    kube.kubectl("apply", "-f", "-", stdin=json.dumps(stateful))
+    kube.kubectl(*ns, "rollout", "status", "statefulset/db", "--timeout=60s")
+    phase = kube.kubectl(*ns, "get", "pvc", "data-db-0", "-o", "jsonpath={.status.phase}")
+    assert phase.stdout == "Bound"
+    pod = json.loads(kube.kubectl(*ns, "get", "pod", "db-0", "-o", "json").stdout)
+    assert pod["status"]["podIP"] != pod["status"]["hostIP"] == kube_mod.NODE_IP
+
+
 def test_preflight_kind_check_follows_the_control_plane(service_stack: Stack) -> None:
     # Its own control plane: this test stops it.
     own = kube_mod.start(service_stack.run_dir / "kube-preflight")

@@ -31,6 +31,8 @@ CLUSTER_NAME = "iotstack"  # kindClusterName's default (infra/Pulumi.yaml)
 CONTEXT = f"kind-{CLUSTER_NAME}"
 NODE_NAME = "kwok-node-0"
 SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"  # KWOK hands out Pod IPs from here
+NODE_IP = "172.18.0.2"  # outside it, like a kind node's
 # The stages KWOK runs (copied by make kube-bins out of sigs.k8s.io/kwok's module zip).
 STAGES = (
     "node-initialize",
@@ -323,8 +325,8 @@ def start(workdir: Path) -> Kube:
                 f"--config={kwok_config}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-                "--cidr=10.244.0.0/16",
-                "--node-ip=10.244.0.1",
+                f"--cidr={POD_CIDR}",
+                f"--node-ip={NODE_IP}",
             ],
             workdir / "kwok.log",
             env={**os.environ, "HOME": str(workdir)},  # KWOK reads ~/.kwok otherwise
