@@ -62,12 +62,15 @@ pulumi: $(GOBIN)/pulumi  ## build the pinned Pulumi CLI the tests use into .cach
 # kube-scheduler and kubectl v1.37.2, etcd v3.7.4 and KWOK v0.8.0, pinned with every dependency
 # by tools/kube/{,etcd/,kwok/}go.mod + go.sum, built into .cache/bin and rebuilt only when
 # those change. Each prints its build time. Unstamped, /version says v0.0.0-master+$Format:%H$,
-# which kubectl cannot parse: the -X flags stamp the release, dated by the module's own time.
-KUBE_VERSION := v1.37.2
-KUBE_BUILD_DATE := 2026-10-27T12:01:04Z
-KUBE_STAMP := $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
-  -X $(pkg).gitVersion=$(KUBE_VERSION) -X $(pkg).gitMajor=1 -X $(pkg).gitMinor=37 \
-  -X $(pkg).gitTreeState=clean -X $(pkg).buildDate=$(KUBE_BUILD_DATE))
+# which kubectl cannot parse: the -X flags stamp the release that tools/kube/go.mod requires,
+# dated by the module's own time (read when a build runs; gitCommit is not in the module).
+KUBE_MODULE = $(shell cd tools/kube && GOPROXY=$(PULUMI_GOPROXY) go list -m -f '$(1)' k8s.io/kubernetes)
+KUBE_VERSION = $(call KUBE_MODULE,{{.Version}})
+KUBE_STAMP = $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+  -X $(pkg).gitVersion=$(KUBE_VERSION) \
+  -X $(pkg).gitMajor=$(patsubst v%,%,$(word 1,$(subst ., ,$(KUBE_VERSION)))) \
+  -X $(pkg).gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) -X $(pkg).gitTreeState=clean \
+  -X $(pkg).buildDate=$(call KUBE_MODULE,{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}))
 KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 KUBE_BINS := $(addprefix $(GOBIN)/,$(KUBE_CMDS) etcd kwok)
 KWOK_STAGES := .cache/kwok-stages
