@@ -90,10 +90,12 @@ $(GOBIN)/etcd: tools/kube/etcd/go.mod tools/kube/etcd/go.sum tools/kube/etcd/too
 	$(call kube_build,tools/kube/etcd,go.etcd.io/etcd/server/v3,etcd,)
 $(GOBIN)/kwok: tools/kube/kwok/go.mod tools/kube/kwok/go.sum tools/kube/kwok/tools.go
 	$(call kube_build,tools/kube/kwok,sigs.k8s.io/kwok/cmd/kwok,kwok,)
-# KWOK refuses to start without stage definitions; the standard ones ship in its module zip.
+# KWOK refuses to start without stage definitions; the standard ones ship in its module zip
+# (downloaded first: `go list -m` gives no directory for a module not yet in the cache).
 $(KWOK_STAGES)/.copied: tools/kube/kwok/go.mod tools/kube/kwok/go.sum
 	@rm -rf $(KWOK_STAGES) && mkdir -p $(KWOK_STAGES)
-	@src=$$(cd tools/kube/kwok && GOPROXY=$(PULUMI_GOPROXY) go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage; \
+	@cd tools/kube/kwok && GOPROXY=$(PULUMI_GOPROXY) go mod download sigs.k8s.io/kwok
+	@src=$$(cd tools/kube/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage; \
 	for f in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete \
 	  pod/fast/pod-delete volume/fast/pvc-provision volume/fast/pv-bind \
 	  volume/fast/pvc-delete volume/fast/pv-delete volume/fast/storage-class; do \
@@ -120,6 +122,7 @@ $(GOBIN)/pulumi-resource-kubernetes: $(addprefix $(PULUMI_K8S_SRC)/,go.mod go.su
 	rm -rf $(PULUMI_K8S_BUILD) && mkdir -p $(PULUMI_K8S_BUILD); \
 	cp $^ $(PULUMI_K8S_BUILD)/; \
 	cd $(PULUMI_K8S_BUILD) && export GOPROXY=$(PULUMI_GOPROXY); \
+	go mod download $(PULUMI_K8S_MODULE); \
 	cmd=$$(go list -m -f '{{.Dir}}' $(PULUMI_K8S_MODULE))/cmd/pulumi-resource-kubernetes; \
 	install -m 0644 $$cmd/generate.go $$cmd/schema.json $$cmd/terraform-mapping.json .; \
 	VERSION=$(PULUMI_K8S_VERSION) go run generate.go; \
