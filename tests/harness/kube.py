@@ -32,7 +32,7 @@ CONTEXT = f"kind-{CLUSTER_NAME}"
 NODE_NAME = "kwok-node-0"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"  # KWOK hands out Pod IPs from here
-NODE_IP = "172.18.0.2"  # outside it, like a kind node's
+NODE_IP = "127.0.0.2"  # outside it; loopback: nothing may dial a private-range address here
 # The stages KWOK runs (copied by make kube-bins out of sigs.k8s.io/kwok's module zip).
 STAGES = (
     "node-initialize",
