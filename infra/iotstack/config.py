@@ -101,11 +101,29 @@ KEYS: tuple[Key, ...] = (
         "Savepoints and checkpoints of the alerts job kept on the flink-data volume (newest N,"
         " N >= 1); older ones are deleted once the running job has completed a checkpoint.",
     ),
+    *(
+        Key(
+            f"{app}Image",
+            "string",
+            "",
+            f"Prebuilt {app} image (registry/name:tag or @sha256 digest; not 'latest') used as"
+            f" it is; empty: built from apps/{app} and, on kind, loaded into the nodes.",
+        )
+        for app in ("alerts", "dashboard", "simulator")
+    ),
 )
 KEY_NAMES = tuple(k.name for k in KEYS)
 _DEFAULTS = {k.name: k.default for k in KEYS}
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOST = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]{0,251}[A-Za-z0-9])?$")
+# An image reference pinned by a tag or a digest (Docker's reference grammar, lower case
+# repository path, optional registry host:port).
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_ALLOWED = "an image reference with a tag other than latest, or an @sha256 digest, or empty"
+_PINNED_IMAGE = re.compile(
+    rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$"
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,12 @@ class StackConfig:
     namespace: str = "iotstack"
     kind_cluster_name: str = "iotstack"
     flink_state_retained: int = 3
+    # App -> prebuilt image reference; an app not in it is built from apps/<app>.
+    prebuilt_images: tuple[tuple[str, str], ...] = ()
+
+    def prebuilt_image(self, app: str) -> str | None:
+        """The configured prebuilt reference of ``app``, or None to build it."""
+        return dict(self.prebuilt_images).get(app)
 
     @staticmethod
     def from_mapping(raw: Mapping[str, str]) -> StackConfig:
@@ -163,6 +187,11 @@ class StackConfig:
             namespace=get.text("namespace", _DNS_LABEL, "a DNS label (a-z, 0-9, '-')"),
             kind_cluster_name=get.text("kindClusterName", _DNS_LABEL, "a DNS label"),
             flink_state_retained=get.integer("flinkStateRetained", 1, 1000),
+            prebuilt_images=tuple(
+                (app, ref)
+                for app in ("alerts", "dashboard", "simulator")
+                if (ref := get.optional_text(f"{app}Image", _PINNED_IMAGE, _IMAGE_ALLOWED))
+            ),
         )
         cfg.check_ports_distinct()
         return cfg
@@ -245,6 +274,15 @@ class _Reader:
             return str(ipaddress.IPv4Address(value))
         except ValueError:
             raise self._fail(key, value, "an IPv4 address such as 127.0.0.1") from None
+
+    def optional_text(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
+        """Empty or unset: "" (the default); otherwise it must match ``pattern``."""
+        value = self._get(key)
+        if not value:
+            return ""
+        if not pattern.match(value):
+            raise self._fail(key, value, allowed)
+        return value
 
     def text(self, key: str, pattern: re.Pattern[str], allowed: str) -> str:
         value = self._get(key)

@@ -80,6 +80,12 @@ def build(
     args = ComponentArgs(cfg=cfg, stack=stack, target=platform.target)
     builds = {s.build.app: s.build for s in stack.services.values() if s.build is not None}
     for app, spec in sorted(builds.items()):
+        prebuilt = cfg.prebuilt_image(app)
+        if prebuilt is not None:
+            # A registry's image, used as it is: nothing to build or to load into kind.
+            args.images[app] = pulumi.Output.from_input(prebuilt)
+            args.image_resources[app] = []
+            continue
         image = AppImage(f"{app}-image", spec, platform.target, cfg.image_platform, opts, apps_dir)
         args.images[app] = image.image_ref
         args.image_resources[app] = image.resources
