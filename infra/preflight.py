@@ -33,6 +33,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -146,13 +147,20 @@ def state_file(backend: Path, stack: str) -> Path | None:
     return None
 
 
-def deployed_host_ports(path: Path | None) -> set[int]:
-    """Host ports that the deployed stack's own containers publish, from its state file."""
+def deployed_resources(path: Path | None) -> list[dict[str, Any]]:
+    """The resources of the stack's latest checkpoint (none without a state file)."""
     if path is None:
-        return set()
+        return []
     raw = path.read_bytes()
     data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
-    resources = ((data.get("checkpoint") or {}).get("latest") or {}).get("resources") or []
+    resources: list[dict[str, Any]] = (
+        ((data.get("checkpoint") or {}).get("latest") or {}).get("resources") or []
+    )
+    return resources
+
+
+def held_host_ports(resources: list[dict[str, Any]]) -> set[int]:
+    """Host ports that the deployed stack's own containers publish."""
     held: set[int] = set()
     for resource in resources:
         if resource.get("type") != CONTAINER_TYPE:
@@ -162,15 +170,6 @@ def deployed_host_ports(path: Path | None) -> set[int]:
             if isinstance(port, dict) and port.get("external"):
                 held.add(int(port["external"]))
     return held
-
-
-def deployed_resource_count(path: Path | None) -> int:
-    """How many resources the stack's latest checkpoint holds (0 without a state file)."""
-    if path is None:
-        return 0
-    raw = path.read_bytes()
-    data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
-    return len(((data.get("checkpoint") or {}).get("latest") or {}).get("resources") or [])
 
 
 def port_problems(cfg: StackConfig, held: set[int]) -> list[str]:
@@ -259,13 +258,14 @@ def main(argv: list[str] | None = None) -> int:
             found.append(str(exc))
     if not found:
         backend = local_backend_dir(env)
-        state = state_file(backend, args.stack) if backend else None
+        # One read of the state file serves both questions.
+        resources = deployed_resources(state_file(backend, args.stack) if backend else None)
         found = problems(
             args.stack,
             args.verb,
             raw,
-            held_ports=deployed_host_ports(state),
-            deployed=deployed_resource_count(state) if backend else 1,
+            held_ports=held_host_ports(resources),
+            deployed=len(resources) if backend else 1,
             env=env,
         )
     for line in found:

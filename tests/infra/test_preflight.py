@@ -187,18 +187,22 @@ def test_deployed_ports_are_read_from_the_local_backend_state(tmp_path: Path, la
         (folder / "dev.json").write_bytes(body)
     path = preflight.state_file(tmp_path, "dev")
     assert path is not None
-    assert preflight.deployed_host_ports(path) == {9094, 8001}
-    assert preflight.deployed_resource_count(path) == 4
+    resources = preflight.deployed_resources(path)
+    assert preflight.held_host_ports(resources) == {9094, 8001}
+    assert len(resources) == 4
     assert preflight.state_file(tmp_path, "kind") is None
 
 
 def test_no_state_means_no_ports_held(tmp_path: Path) -> None:
-    assert preflight.deployed_host_ports(preflight.state_file(tmp_path, "dev")) == set()
-    assert preflight.deployed_resource_count(preflight.state_file(tmp_path, "dev")) == 0
+    none = preflight.deployed_resources(preflight.state_file(tmp_path, "dev"))
+    assert none == []
+    assert preflight.held_host_ports(none) == set()
     folder = tmp_path / ".pulumi" / "stacks" / "iotstack"
     folder.mkdir(parents=True)
     (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"stack": "dev"}}))
-    assert preflight.deployed_host_ports(preflight.state_file(tmp_path, "dev")) == set()
+    resources = preflight.deployed_resources(preflight.state_file(tmp_path, "dev"))
+    assert resources == []
+    assert preflight.held_host_ports(resources) == set()
 
 
 # --- kind: the configured context must answer -----------------------------------------------
