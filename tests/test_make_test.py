@@ -100,9 +100,10 @@ def test_named_paths_that_collect_pass_even_when_k_deselects_one(tmp_path: Path)
     assert "1 passed, 1 deselected" in done.stdout
 
 
-def test_the_services_run_of_make_test_collects_the_flink_live_tests() -> None:
-    done = subprocess.run(
-        f"{_pytest_command('test-services')} --collect-only",  # the command has its -q
+def _collect_only(target: str) -> subprocess.CompletedProcess[str]:
+    """The pytest command of ``make <target>`` with --collect-only (it has its own -q)."""
+    return subprocess.run(
+        f"{_pytest_command(target)} --collect-only",
         shell=True,
         cwd=ROOT,
         capture_output=True,
@@ -110,21 +111,17 @@ def test_the_services_run_of_make_test_collects_the_flink_live_tests() -> None:
         timeout=600,
         check=False,
     )
+
+
+def test_the_services_run_of_make_test_collects_the_flink_live_tests() -> None:
+    done = _collect_only("test-services")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     for name in FLINK_LIVE:
         assert f"::{name}" in done.stdout, name
 
 
 def test_the_infra_run_of_make_test_collects_and_passes_the_guard() -> None:
-    done = subprocess.run(
-        f"{_pytest_command('test-infra')} --collect-only",
-        shell=True,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = _collect_only("test-infra")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert re.search(r"^\d+ tests collected", done.stdout, re.MULTILINE), done.stdout[-500:]
 
