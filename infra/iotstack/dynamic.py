@@ -19,6 +19,23 @@ from iotstack.ops import kibana as kibana_ops
 from iotstack.ops.http import basic_auth
 
 
+def _whole_numbers(value: Any) -> Any:
+    """``value`` with every integral float turned back into an int, recursively.
+
+    The engine hands a dynamic provider its properties as protobuf Struct values, where
+    every number is a double: an index template's ``number_of_shards: 1`` arrives as
+    ``1.0``, and Elasticsearch refuses it ("Failed to parse value [1.0] for setting
+    [index.number_of_shards]"; found by the real-engine test, tests/engine/).
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def _auth(props: dict[str, Any]) -> dict[str, str] | None:
     password = props.get("elastic_password")
     return basic_auth("elastic", password) if password else None
@@ -58,14 +75,16 @@ class IndexTemplateProvider(ResourceProvider):
     """Elasticsearch composable index template: id = template name."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        es_ops.put_template(props["url"], props["name"], props["body"], _auth(props))
+        body = _whole_numbers(props["body"])
+        es_ops.put_template(props["url"], props["name"], body, _auth(props))
         return CreateResult(props["name"], props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return _diff(es_ops.diff_template(olds, news))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        es_ops.put_template(news["url"], news["name"], news["body"], _auth(news))
+        body = _whole_numbers(news["body"])
+        es_ops.put_template(news["url"], news["name"], body, _auth(news))
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -91,14 +110,14 @@ class KibanaObjectsProvider(ResourceProvider):
     """Kibana data view + saved search + dashboard, applied as one unit; id = dashboard id."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        kibana_ops.apply(props["url"], props["spec"], _auth(props))
+        kibana_ops.apply(props["url"], _whole_numbers(props["spec"]), _auth(props))
         return CreateResult(props["spec"]["dashboard_id"], props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return _diff(kibana_ops.diff_objects(olds["spec"], news["spec"]))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        kibana_ops.apply(news["url"], news["spec"], _auth(news))
+        kibana_ops.apply(news["url"], _whole_numbers(news["spec"]), _auth(news))
         return UpdateResult(news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
