@@ -58,6 +58,20 @@ $(GOBIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum tools/pulumi/tools.go
 
 pulumi: $(GOBIN)/pulumi  ## build the pinned Pulumi CLI the tests use into .cache/bin
 
+# Dynamic providers (topics, templates, Kibana objects) run in a plugin the engine starts:
+# pulumi-resource-pulumi-python, a script shipped in the sdk/v3 module that tools/pulumi/go.sum
+# pins (python/dist/), which runs `python -m pulumi.dynamic` (PULUMI_PYTHON_CMD).
+$(GOBIN)/pulumi-resource-pulumi-python: tools/pulumi/go.mod tools/pulumi/go.sum
+	@mkdir -p $(GOBIN)
+	@cd tools/pulumi && GOPROXY=$(PULUMI_GOPROXY) go mod download github.com/pulumi/pulumi/sdk/v3
+	@dir=$$(cd tools/pulumi && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3); \
+	install -m 0755 "$$dir/python/dist/pulumi-resource-pulumi-python" $@
+
+# Everything the real-engine test (tests/engine/) runs: the CLI, the dynamic-provider plugin,
+# the kubernetes provider and the control plane it deploys to.
+.PHONY: engine
+engine: $(GOBIN)/pulumi $(GOBIN)/pulumi-resource-pulumi-python $(GOBIN)/pulumi-resource-kubernetes kube-bins  ## build the real Pulumi engine and the test control plane into .cache/bin
+
 # The test control plane (tests/harness/kube.py): kube-apiserver, kube-controller-manager,
 # kube-scheduler and kubectl v1.37.2, etcd v3.7.4 and KWOK v0.8.0, pinned with every dependency
 # by tools/kube/{,etcd/,kwok/}go.mod + go.sum, built into .cache/bin and rebuilt only when
@@ -142,7 +156,7 @@ fetch: setup  ## download and cache every Java artifact the harness runs
 
 lint: setup $(GOBIN)/actionlint  ## ruff, mypy (harness, apps, infra) and actionlint
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy tests/harness tests/docker_e2e tests/*.py bench --config-file pyproject.toml
+	$(VENV)/bin/mypy tests/harness tests/docker_e2e tests/engine tests/*.py bench --config-file pyproject.toml
 	for app in $(APPS); do (cd apps/$$app && ../../$(VENV)/bin/mypy src tests); done
 	cd infra && venv/bin/mypy
 	$(GOBIN)/actionlint
@@ -153,8 +167,9 @@ test-infra: setup $(GOBIN)/pulumi  ## Pulumi program unit, config and contract t
 	$(INFRA_VENV)/bin/pytest tests/infra -p no:cacheprovider -q --durations=15 $(PYTEST_FLAGS)
 
 # The root run: tests/ (but tests/infra, the infra venv's) and apps/*/tests, with real services.
-# kube-bins: the Kubernetes control plane the kind target's tests run on (tests/harness/kube.py).
-test-services: setup fetch kube-bins  ## harness smoke tests, app tests and end-to-end against real services
+# engine: the Kubernetes control plane the kind target's tests run on (tests/harness/kube.py)
+# and the real Pulumi engine that deploys the kind stack to it (tests/engine/).
+test-services: setup fetch engine  ## harness smoke tests, app tests and end-to-end against real services
 	$(VENV)/bin/pytest -q --durations=15 $(PYTEST_FLAGS) .
 
 .PHONY: prerequisites
