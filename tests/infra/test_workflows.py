@@ -79,3 +79,20 @@ def test_test_workflow_runs_the_one_ci_script_which_lints_once_and_tests() -> No
     ).stdout.splitlines()
     assert sum("bin/ruff check" in line for line in make_test) == 1, make_test
     assert sum("/actionlint" in line for line in make_test if "go install" not in line) == 1
+
+
+def test_preview_uses_the_cli_that_the_tests_prove() -> None:
+    """One Pulumi CLI version: the one tools/pulumi pins, built and run by `make test`."""
+    gomod = (REPO / "tools" / "pulumi" / "go.mod").read_text()
+    pinned = next(
+        line.split()[1].lstrip("v")
+        for line in gomod.splitlines()
+        if line.strip().startswith("github.com/pulumi/pulumi/pkg/v3 ")
+    )
+    steps = _load("preview.yml")["jobs"]["preview"]["steps"]
+    versions = {
+        s["with"]["pulumi-version"]
+        for s in steps
+        if str(s.get("uses", "")).startswith("pulumi/actions@")
+    }
+    assert versions == {pinned}
