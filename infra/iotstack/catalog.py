@@ -30,11 +30,21 @@ class TopicSpec:
 
 
 def topics(cfg: StackConfig) -> tuple[TopicSpec, ...]:
-    """Readings, alerts, dead-letter and late topics; partitions and retention from config."""
+    """Readings, alerts, aggregates, dead-letter and late topics; partitions and retention
+    from config."""
     retention = str(cfg.retention_hours * HOUR_MS)
     return (
         TopicSpec(TOPICS["readings"], cfg.topic_partitions, {"retention.ms": retention}),
         TopicSpec(TOPICS["alerts"], cfg.topic_partitions, {"retention.ms": retention}),
+        # One-minute aggregates, keyed by their document id <sensor_id>:<window_start>: the
+        # job re-emits a window's aggregate as late readings update it. Compaction keeps the
+        # newest aggregate of each sensor and minute, while retention.ms still deletes
+        # segments older than the retention, so the topic stays bounded by time.
+        TopicSpec(
+            TOPICS["aggregates"],
+            cfg.topic_partitions,
+            {"retention.ms": retention, "cleanup.policy": "compact,delete"},
+        ),
         # One partition keeps dead letters in arrival order for the people reading them.
         TopicSpec(
             TOPICS["dead_letter"],
@@ -48,8 +58,9 @@ def topics(cfg: StackConfig) -> tuple[TopicSpec, ...]:
     )
 
 
-# The index bodies are defined once, next to the dashboard that queries them; the alerts job
-# writes documents of the same shape (docs/contracts.md). Infra reads the files, not the code.
+# The index bodies are defined once, next to the dashboard that queries them; the indexer
+# (same image) writes the alerts job's events and aggregates in that shape (docs/contracts.md).
+# Infra reads the files, not the code.
 MAPPINGS_DIR = (
     Path(__file__).resolve().parents[2] / "apps" / "dashboard" / "src" / "dashboard" / "mappings"
 )
@@ -120,6 +131,7 @@ def dashboard() -> dict[str, Any]:
         "description": "Alerts raised by the Flink job (index 'alerts').",
         "markdown": (
             "**IoT alerts.** Readings flow simulator -> Kafka `readings` -> Flink alerts job "
-            "-> Elasticsearch `alerts`. The live view is the dashboard app on :8000."
+            "-> Kafka `alerts` -> indexer -> Elasticsearch `alerts`. The live view is the "
+            "dashboard app on :8000."
         ),
     }

@@ -97,6 +97,7 @@ def build(
     flink = Flink("flink", args, base)
     App("simulator", args, base)
     App("dashboard", args, base)
+    App("indexer", args, base)  # the dashboard's image, entrypoint python -m indexer
     return {
         "target": cfg.target,
         "kafkaMode": cfg.kafka_mode,

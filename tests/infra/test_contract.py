@@ -1,9 +1,10 @@
 """Contract: the environment the stack gives each app names exactly the app's own settings.
 
 Each app declares its settings once, in ``apps/<app>/src/<pkg>/config.py`` (``SETTINGS``,
-standard library only). This test loads that file by path (no app dependencies needed) and
-compares its names with the environment in infra's service description, so renaming a
-variable on either side fails the build. A missing config.py is a failure, not a skip.
+standard library only; the indexer is the package ``indexer`` of the dashboard's app). This
+test loads that file by path (no app dependencies needed) and compares its names with the
+environment in infra's service description, so renaming a variable on either side fails the
+build. A missing config.py is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from infra_paths import APPS
 from iotstack.config import StackConfig
 from iotstack.services import app_env, describe
 
-APPS_AND_PACKAGES = [("simulator", "simulator"), ("dashboard", "dashboard"), ("alerts", "alerts")]
+# (app directory under apps/, package under its src/): the app_env key is the package.
+APPS_AND_PACKAGES = [
+    ("simulator", "simulator"),
+    ("dashboard", "dashboard"),
+    ("dashboard", "indexer"),  # runs from the dashboard's image, `python -m indexer`
+    ("alerts", "alerts"),
+]
+# The service that runs each package (the alerts job's settings reach it through its keeper).
+SERVICE_OF_PACKAGE = {"alerts": "alerts-submit"}
 
 
 def load_settings_module(app: str, package: str) -> ModuleType:
@@ -42,19 +51,19 @@ def load_settings_module(app: str, package: str) -> ModuleType:
 def test_stack_env_names_exactly_the_app_settings(app: str, package: str, security: bool) -> None:
     module = load_settings_module(app, package)
     declared = [s.env for s in module.SETTINGS]
-    assert len(declared) == len(set(declared)), f"{app} declares a setting twice"
-    given = app_env(StackConfig(elasticsearch_security=security))[app]
+    assert len(declared) == len(set(declared)), f"{package} declares a setting twice"
+    given = app_env(StackConfig(elasticsearch_security=security))[package]
     missing = sorted(set(declared) - set(given))
     unknown = sorted(set(given) - set(declared))
-    assert not missing, f"infra does not set {missing} that {app} declares"
-    assert not unknown, f"infra sets {unknown} that {app} does not declare"
+    assert not missing, f"infra does not set {missing} that {package} declares"
+    assert not unknown, f"infra sets {unknown} that {package} does not declare"
 
 
 @pytest.mark.parametrize(("app", "package"), APPS_AND_PACKAGES)
 def test_the_app_accepts_the_values_the_stack_gives_it(app: str, package: str) -> None:
     module = load_settings_module(app, package)
     env = describe(StackConfig(elasticsearch_security=True))
-    service = "alerts-submit" if app == "alerts" else app
+    service = SERVICE_OF_PACKAGE.get(package, package)
     resolved = env.services[service].resolved_env({"elastic-password": "generated-pw"})
     loaded = module.load(resolved)  # raises the app's ConfigError on a value it rejects
     assert loaded is not None
@@ -79,6 +88,11 @@ def test_settings_module_imports_only_the_standard_library(app: str, package: st
 def test_every_app_service_uses_the_env_of_its_app() -> None:
     stack = describe(StackConfig())
     envs = app_env(StackConfig())
-    assert dict(stack.services["simulator"].env) == dict(envs["simulator"])
-    assert dict(stack.services["dashboard"].env) == dict(envs["dashboard"])
-    assert dict(stack.services["alerts-submit"].env) == dict(envs["alerts"])
+    assert set(envs) == {package for _, package in APPS_AND_PACKAGES}
+    for package, env in envs.items():
+        service = SERVICE_OF_PACKAGE.get(package, package)
+        assert dict(stack.services[service].env) == dict(env), package
+    # Every service built from apps/ is covered by the contract.
+    built = {name for name, s in stack.services.items() if s.build is not None}
+    covered = {SERVICE_OF_PACKAGE.get(package, package) for package in envs}
+    assert built - covered == {"jobmanager", "taskmanager"}  # Flink itself, FLINK_PROPERTIES

@@ -67,3 +67,21 @@ def test_fewer_partitions_or_a_new_name_means_replace() -> None:
     assert ops.diff_topic(base, _props("readings", 2, 1)).replaces == ("partitions",)
     assert ops.diff_topic(base, _props("readings2", 3, 1)).replaces == ("name",)
     assert not ops.diff_topic(base, dict(base)).any
+
+
+def test_the_aggregates_topics_declared_configs_read_back_as_declared(bootstrap: str) -> None:
+    # create/update wait until the broker reports exactly the declared configs: a value the
+    # broker normalised (a list policy reordered, say) would never converge.
+    from iotstack import catalog
+    from iotstack.config import StackConfig
+
+    (spec,) = [t for t in catalog.topics(StackConfig()) if t.name == "readings-1m"]
+    name = f"iotstack-test-{uuid.uuid4().hex[:8]}"
+    state = ops.create_topic(bootstrap, name, spec.partitions, spec.configs)
+    try:
+        assert state.configs == dict(spec.configs)
+        assert state.configs["cleanup.policy"] == "compact,delete"
+        read = ops.read_topic(bootstrap, name, spec.configs.keys())
+        assert read is not None and read.configs == dict(spec.configs)
+    finally:
+        ops.delete_topic(bootstrap, name)

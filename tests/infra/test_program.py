@@ -29,7 +29,7 @@ COMPONENTS = {
     "iotstack:index:Elasticsearch": 1,
     "iotstack:index:Kibana": 1,
     "iotstack:index:Flink": 1,
-    "iotstack:index:App": 2,
+    "iotstack:index:App": 3,  # simulator, dashboard, indexer
 }
 
 # The full inventory per target and mode, written out by hand on purpose.
@@ -41,8 +41,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/image:Image": 3,
         "docker:index/remoteImage:RemoteImage": 4,
         "docker:index/volume:Volume": 5,  # flink-data once, shared by JobManager and TaskManager
-        CONTAINER: 9,
-        DYNAMIC: 7,
+        CONTAINER: 10,
+        DYNAMIC: 8,  # 5 topics, 2 index templates, the Kibana objects
     },
     ("docker", "kraft"): {
         **COMPONENTS,
@@ -50,8 +50,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/image:Image": 3,
         "docker:index/remoteImage:RemoteImage": 3,
         "docker:index/volume:Volume": 3,
-        CONTAINER: 8,
-        DYNAMIC: 7,
+        CONTAINER: 9,
+        DYNAMIC: 8,
     },
     ("kind", "zookeeper"): {
         **COMPONENTS,
@@ -61,9 +61,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/image:Image": 3,
         "command:local:Command": 3,
         "kubernetes:core/v1:PersistentVolumeClaim": 5,
-        DEPLOYMENT: 9,  # the alerts job's keeper included
-        "kubernetes:core/v1:Service": 12,
-        DYNAMIC: 7,
+        DEPLOYMENT: 10,  # the alerts job's keeper and the indexer included
+        "kubernetes:core/v1:Service": 12,  # none for the indexer: it publishes no port
+        DYNAMIC: 8,
     },
     ("kind", "kraft"): {
         **COMPONENTS,
@@ -72,9 +72,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "docker:index/image:Image": 3,
         "command:local:Command": 3,
         "kubernetes:core/v1:PersistentVolumeClaim": 3,
-        DEPLOYMENT: 8,
+        DEPLOYMENT: 9,
         "kubernetes:core/v1:Service": 11,
-        DYNAMIC: 7,
+        DYNAMIC: 8,
     },
 }
 
@@ -226,8 +226,12 @@ def test_apps_depend_on_the_services_they_use(apps_dir: Path, target: str) -> No
     dashboard = _depends_types(inv, inv.named(workload, "dashboard"))
     assert "iotstack:index:Kafka" in simulator
     assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= dashboard
+    indexer = _depends_types(inv, inv.named(workload, "indexer"))
+    assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= indexer
+    # The job writes Kafka only; the indexer ships its output into Elasticsearch.
     submit = _depends_types(inv, inv.named(workload, "alerts-submit"))
-    assert {"iotstack:index:Kafka", "iotstack:index:Elasticsearch"} <= submit
+    assert "iotstack:index:Kafka" in submit
+    assert "iotstack:index:Elasticsearch" not in submit
     kibana = _depends_types(inv, inv.named(workload, "kibana"))
     assert "iotstack:index:Elasticsearch" in kibana
     # Topics are created once the broker is up (they talk to it).
@@ -235,6 +239,7 @@ def test_apps_depend_on_the_services_they_use(apps_dir: Path, target: str) -> No
         assert _depends_types(inv, topic) == {workload}
     if target == "kind":
         assert "command:local:Command" in simulator  # the image is loaded into kind first
+        assert "command:local:Command" in indexer  # the dashboard's image, loaded once
 
 
 @pytest.mark.parametrize("target", ["docker", "kind"])
@@ -277,19 +282,20 @@ def test_security_generates_passwords_kept_as_secrets(apps_dir: Path, target: st
     inv = run(StackConfig(target=target, elasticsearch_security=True), apps_dir)
     passwords = inv.of_type("random:index/randomPassword:RandomPassword")
     assert {p.name for p in passwords} == {"elastic-password", "kibana-system-password"}
-    assert len(inv.of_type(DYNAMIC)) == 8  # + the kibana_system password
+    assert len(inv.of_type(DYNAMIC)) == 9  # + the kibana_system password
     assert isinstance(inv.outputs["elasticPassword"], str)
     if target == "docker":
-        for name in ("elasticsearch", "kibana", "dashboard", "alerts-submit"):
+        for name in ("elasticsearch", "kibana", "dashboard", "indexer"):
             assert _is_secret(inv.named(CONTAINER, name).inputs["envs"]), name
-        assert not _is_secret(inv.named(CONTAINER, "simulator").inputs["envs"])
+        for name in ("simulator", "alerts-submit"):  # no Elasticsearch credentials
+            assert not _is_secret(inv.named(CONTAINER, name).inputs["envs"]), name
     else:
         secrets = {s.name: s for s in inv.of_type("kubernetes:core/v1:Secret")}
         assert set(secrets) == {
             "elasticsearch-env",
             "kibana-env",
             "dashboard-env",
-            "alerts-submit-env",
+            "indexer-env",
         }
         for secret in secrets.values():
             assert _is_secret(secret.inputs["stringData"]), secret.name
@@ -369,9 +375,14 @@ def test_topic_and_template_resources_come_from_config(apps_dir: Path) -> None:
     topics = {
         r.inputs["name"]: r.inputs for r in inv.of_type(DYNAMIC) if r.name.startswith("topic-")
     }
-    assert set(topics) == {"readings", "alerts", "readings-dlq", "readings-late"}
+    assert set(topics) == {"readings", "alerts", "readings-1m", "readings-dlq", "readings-late"}
     assert topics["readings"]["partitions"] == 6
     assert topics["readings"]["configs"] == {"retention.ms": str(24 * 3_600_000)}
+    assert topics["readings-1m"]["partitions"] == 6
+    assert topics["readings-1m"]["configs"] == {
+        "retention.ms": str(24 * 3_600_000),
+        "cleanup.policy": "compact,delete",
+    }
     assert topics["readings-dlq"]["partitions"] == 1
     assert all(t["bootstrap"] == "127.0.0.1:9094" for t in topics.values())
     templates = {r.inputs["name"] for r in inv.of_type(DYNAMIC) if r.name.startswith("template-")}
@@ -436,11 +447,13 @@ def test_both_renderers_run_exactly_the_described_service(apps_dir: Path, mode: 
         container = docker.named(CONTAINER, name).inputs
         assert dict(e.split("=", 1) for e in container["envs"]) == expected_env, name
         assert container["memory"] == service.memory_mib, name
+        assert container.get("entrypoints", []) == list(service.entrypoint), name
         assert container.get("command", []) == list(service.command), name
         workload = kind.named(JOB if service.one_shot else DEPLOYMENT, name).inputs
         (pod,) = workload["spec"]["template"]["spec"]["containers"]
         assert {e["name"]: e["value"] for e in pod["env"]} == expected_env, name
         assert pod["resources"]["limits"]["memory"] == f"{service.memory_mib}Mi", name
+        assert pod.get("command", []) == list(service.entrypoint), name
         assert pod.get("args", []) == list(service.command), name
         if service.health is not None and not service.one_shot:
             assert container["healthcheck"]["tests"] == ["CMD-SHELL", service.health.shell]
@@ -451,6 +464,35 @@ def test_both_renderers_run_exactly_the_described_service(apps_dir: Path, mode: 
             for m in container.get("volumes", [])
         } == mounts
         assert {(m["name"], m["mountPath"]) for m in pod.get("volumeMounts", [])} == mounts
+
+
+@pytest.mark.parametrize("target", ["docker", "kind"])
+def test_the_indexer_runs_the_dashboards_image_with_its_own_entrypoint(
+    apps_dir: Path, target: str
+) -> None:
+    # The dashboard image's ENTRYPOINT is `python -m dashboard`: Docker's entrypoint and a
+    # pod's command replace it (a Docker cmd or a pod's args would only be its arguments).
+    inv = run(StackConfig(target=target), apps_dir)
+    if target == "docker":
+        indexer = inv.named(CONTAINER, "indexer").inputs
+        dashboard = inv.named(CONTAINER, "dashboard").inputs
+        assert indexer["entrypoints"] == ["python", "-m", "indexer"]
+        assert "command" not in indexer and "entrypoints" not in dashboard
+        assert "ports" not in indexer or indexer["ports"] == []
+        assert indexer.get("user") is None  # the image's own USER, as for the dashboard
+    else:
+        indexer, dashboard = (
+            inv.named(DEPLOYMENT, name).inputs["spec"]["template"]["spec"]["containers"][0]
+            for name in ("indexer", "dashboard")
+        )
+        assert indexer["command"] == ["python", "-m", "indexer"]
+        assert "args" not in indexer and "command" not in dashboard
+        assert indexer["securityContext"]["runAsNonRoot"] is True
+        services = [s.name for s in inv.of_type("kubernetes:core/v1:Service")]
+        assert "dashboard-svc" in services
+        assert not [name for name in services if name.startswith("indexer")]
+    assert indexer["image"] == dashboard["image"]
+    assert len(inv.of_type("docker:index/image:Image")) == 3  # no image of its own
 
 
 def test_broken_version_pins_stop_the_program_first(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -86,6 +86,14 @@ def test_laptop_profile_fits_in_6_gib_and_demo_is_larger(mode: str) -> None:
     assert set(PROFILES["laptop"]) == set(PROFILES["demo"])
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_laptop_profile_is_exactly_6_gib_with_zookeeper(mode: str) -> None:
+    # A new service takes its memory from another one: the laptop budget does not grow.
+    total = sum(s.memory_mib for s in describe(StackConfig(kafka_mode=mode)).services.values())
+    zookeeper = PROFILES["laptop"]["zookeeper"]
+    assert total == 6 * 1024 - (0 if mode == "zookeeper" else zookeeper)
+
+
 def test_jvm_heaps_stay_below_the_container_limits() -> None:
     stack = describe(StackConfig())
     es = stack.services["elasticsearch"]
@@ -145,11 +153,12 @@ def test_dependencies_name_existing_services_and_cover_what_apps_use() -> None:
         assert set(service.depends_on) <= set(stack.services), service.name
     assert set(stack.services["simulator"].depends_on) == {"kafka"}
     assert set(stack.services["dashboard"].depends_on) == {"kafka", "elasticsearch"}
+    assert set(stack.services["indexer"].depends_on) == {"kafka", "elasticsearch"}
+    # The job writes Kafka only (the indexer ships it into Elasticsearch).
     assert set(stack.services["alerts-submit"].depends_on) == {
         "jobmanager",
         "taskmanager",
         "kafka",
-        "elasticsearch",
     }
     assert stack.services["kibana"].depends_on == ("elasticsearch",)
 
@@ -164,8 +173,10 @@ def test_security_switch_moves_credentials_into_secrets() -> None:
     assert es.env["ELASTIC_PASSWORD"] == Secret("elastic-password")
     assert '-u "elastic:$ELASTIC_PASSWORD"' in es.health.shell  # type: ignore[union-attr]
     assert secure.services["kibana"].env["ELASTICSEARCH_USERNAME"] == "kibana_system"
-    url = secure.services["dashboard"].resolved_env({"elastic-password": "pw-xyzzy-7"})
-    assert url["ELASTICSEARCH_URL"] == "http://elastic:pw-xyzzy-7@elasticsearch:9200"
+    for name in ("dashboard", "indexer"):
+        url = secure.services[name].resolved_env({"elastic-password": "pw-xyzzy-7"})
+        assert url["ELASTICSEARCH_URL"] == "http://elastic:pw-xyzzy-7@elasticsearch:9200"
+    assert "ELASTICSEARCH_URL" not in secure.services["alerts-submit"].env
     for service in secure.services.values():
         for value in service.env.values():
             # No password is ever a plain string in the description.
@@ -203,7 +214,7 @@ def test_description_imports_without_pulumi() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code, str(INFRA)], capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "9"
+    assert out.stdout.strip() == "10"
 
 
 def test_index_templates_use_the_dashboards_mapping_files() -> None:
@@ -269,3 +280,76 @@ def test_a_volume_name_is_one_storage() -> None:
     b = replace(es, volumes=(Volume("v", "/b", shared=True),))
     with pytest.raises(ValueError, match=r"shared volume 'v' differs"):
         check_volumes([a, b])
+
+
+def test_the_indexer_runs_the_dashboard_image_as_its_user_with_its_own_entrypoint() -> None:
+    stack = describe(StackConfig())
+    indexer, dashboard = stack.services["indexer"], stack.services["dashboard"]
+    assert indexer.build == dashboard.build  # the dashboard's image; no image of its own
+    # The image's ENTRYPOINT is `python -m dashboard`: replace it, not give it arguments.
+    assert indexer.entrypoint == ("python", "-m", "indexer") and indexer.command == ()
+    assert dashboard.entrypoint == () and dashboard.command == ()
+    assert indexer.user is None  # the image's own non-root USER, as for the dashboard
+    assert indexer.ports == ()  # its health endpoint is probed inside the container only
+    assert indexer.health is not None
+    assert indexer.health.shell == (
+        'python -c "import urllib.request as u; '
+        "u.urlopen('http://127.0.0.1:8001/healthz', timeout=4)\""
+    )
+    assert indexer.memory_mib == PROFILES["laptop"]["indexer"]
+
+
+@pytest.mark.parametrize("security", [False, True])
+def test_the_indexer_reads_the_jobs_topics_into_the_dashboards_indices(security: bool) -> None:
+    stack = describe(StackConfig(elasticsearch_security=security))
+    env = stack.services["indexer"].resolved_env({"elastic-password": "pw"})
+    dashboard = stack.services["dashboard"].resolved_env({"elastic-password": "pw"})
+    job = stack.services["alerts-submit"].resolved_env({})
+    assert env == {
+        "KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+        "ELASTICSEARCH_URL": dashboard["ELASTICSEARCH_URL"],
+        "ALERTS_TOPIC": "alerts",
+        "ALERTS_INDEX": "alerts",
+        "AGGREGATES_TOPIC": "readings-1m",
+        "AGGREGATES_INDEX": "readings-1m",
+        "DEAD_LETTER_TOPIC": "readings-dlq",
+        "INDEXER_GROUP_ID": "iotstack-indexer",
+        "INDEXER_BATCH_MAX": "2000",
+        "INDEXER_FLUSH_MS": "200",
+        "INDEXER_HEALTH_BIND": "0.0.0.0:8001",
+        "INDEXER_LOG_INTERVAL_S": "10",
+        "INDEXER_LOG_LEVEL": "INFO",
+    }
+    assert env["ELASTICSEARCH_URL"].startswith(
+        "http://elastic:pw@" if security else "http://elasticsearch"
+    )
+    # What the job writes is what the indexer reads.
+    assert job["ALERTS_TOPIC"] == env["ALERTS_TOPIC"]
+    assert job["AGGREGATES_TOPIC"] == env["AGGREGATES_TOPIC"]
+    assert job["KAFKA_GROUP_ID"] != env["INDEXER_GROUP_ID"]
+    for gone in (
+        "ELASTICSEARCH_URL",
+        "ALERTS_INDEX",
+        "AGGREGATES_INDEX",
+        "ES_FLUSH_INTERVAL_MS",
+        "ES_FLUSH_MAX_ACTIONS",
+    ):
+        assert gone not in job, gone
+
+
+def test_the_aggregates_topic_is_compacted_and_still_bounded_by_time() -> None:
+    from iotstack import catalog
+
+    cfg = StackConfig(topic_partitions=5, retention_hours=12)
+    topics = {t.name: t for t in catalog.topics(cfg)}
+    assert set(topics) == {"readings", "alerts", "readings-1m", "readings-dlq", "readings-late"}
+    aggregates = topics["readings-1m"]
+    assert aggregates.partitions == 5
+    assert dict(aggregates.configs) == {
+        "retention.ms": topics["readings"].configs["retention.ms"],
+        "cleanup.policy": "compact,delete",
+    }
+    assert topics["readings"].configs["retention.ms"] == str(12 * 3_600_000)
+    # Every other topic keeps Kafka's default policy (delete).
+    others = [t for name, t in topics.items() if name != "readings-1m"]
+    assert all("cleanup.policy" not in t.configs for t in others)

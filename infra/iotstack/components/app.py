@@ -1,4 +1,4 @@
-"""An app built from apps/<name>/ and run from its image (simulator, dashboard)."""
+"""An app run from an image built from apps/ (simulator, dashboard, indexer)."""
 
 from __future__ import annotations
 

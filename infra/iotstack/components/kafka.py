@@ -10,7 +10,7 @@ from iotstack.dynamic import KafkaTopic
 
 
 class Kafka(pulumi.ComponentResource):
-    """One broker with an in-stack and a host listener, and the readings/alerts/DLQ topics."""
+    """One broker with an in-stack and a host listener, and the stack's topics (catalog.topics)."""
 
     bootstrap_internal: pulumi.Output[str]
     bootstrap_host: pulumi.Output[str]

@@ -95,6 +95,8 @@ class DockerTarget:
             service.name,
             name=f"{self.prefix}-{service.name}",
             image=image,
+            # Docker's entrypoint and cmd: the description's entrypoint and command.
+            entrypoints=list(service.entrypoint) or None,
             command=list(service.command) or None,
             envs=envs,
             user=service.user,

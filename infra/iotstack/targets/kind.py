@@ -174,6 +174,8 @@ class KindTarget:
             name=service.name,
             image=image,
             image_pull_policy="IfNotPresent",
+            # A container's command replaces the image's ENTRYPOINT, its args only the CMD.
+            command=list(service.entrypoint) or None,
             args=list(service.command) or None,
             env=env,
             ports=[
