@@ -6,7 +6,6 @@ import dataclasses
 import re
 import sys
 import tomllib
-import zipfile
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
@@ -29,10 +28,6 @@ def test_pinned_versions_are_compatible() -> None:
             {"flink": "2.0.0", "pyflink_package": "apache-flink==2.0.0"},
             "cannot load the Kafka connector 3.2.0-1.19",
         ),
-        (
-            {"flink_elasticsearch_connector": "3.0.1-1.16"},
-            "cannot load the Elasticsearch connector 3.0.1-1.16",
-        ),
         ({"pyflink_package": "apache-flink==1.19.2"}, "PyFlink 1.19.2 must equal the Flink"),
         ({"python": (3, 12)}, "PyFlink 1.19 has no wheels for Python 3.12"),
         ({"kibana": "7.17.28"}, "Kibana 7.17.28 must equal Elasticsearch 7.17.29"),
@@ -41,19 +36,11 @@ def test_pinned_versions_are_compatible() -> None:
             "client 8.19.3 must have the server's major version 7",
         ),
         (
-            {"elasticsearch": "8.19.21", "kibana": "8.19.21", "elasticsearch_client": "8.19.3"},
-            "embeds the 7.10.2 REST client, which cannot talk to Elasticsearch 8.19.21",
-        ),
-        (
-            {
-                "elasticsearch": "9.1.0",
-                "kibana": "9.1.0",
-                "elasticsearch_client": "9.1.0",
-                "flink_elasticsearch_connector_client": "9.1.0",
-            },
+            {"elasticsearch": "9.1.0", "kibana": "9.1.0", "elasticsearch_client": "9.1.0"},
             "needs Java 21",
         ),
         ({"kafka_zk": "4.1.1"}, "Kafka 4.1.1 cannot run with ZooKeeper"),
+        ({"kafka_kraft": "2.8.2"}, "Kafka 2.8.2 has no production KRaft mode"),
         (
             {"kafka_zk": "3.8.1"},
             "cp-kafka 7.9.2 runs Kafka 3.9.1, not the 3.8 line of KAFKA_ZK_VERSION 3.8.1",
@@ -103,12 +90,18 @@ def test_pom_takes_every_version_from_versions_py() -> None:
     assert used == set(versions.maven_properties())
 
 
-def test_connector_embeds_the_client_version_the_rules_assume() -> None:
-    (jar,) = artifacts.resolve("flink-connectors").glob("flink-sql-connector-elasticsearch7-*.jar")
-    with zipfile.ZipFile(jar) as zf:
-        deps = zf.read("META-INF/DEPENDENCIES").decode()
-    found = re.search(r"elasticsearch-rest-high-level-client:jar:([0-9.]+)", deps)
-    assert found and found.group(1) == versions.FLINK_ELASTICSEARCH_CONNECTOR_CLIENT_VERSION
+def test_no_rule_ties_elasticsearch_to_a_flink_connector() -> None:
+    # Flink has no Elasticsearch connector any more (the job writes only Kafka): an 8.x
+    # server with Kibana and the Python client of the same major breaks no rule.
+    pins = dataclasses.replace(
+        versions.Pins(), elasticsearch="8.19.21", kibana="8.19.21", elasticsearch_client="8.19.3"
+    )
+    assert versions.compatibility_errors(pins) == []
+
+
+def test_harness_flink_loads_only_the_kafka_connector() -> None:
+    jars = sorted(p.name for p in artifacts.resolve("flink-connectors").glob("*.jar"))
+    assert jars == [f"flink-sql-connector-kafka-{versions.FLINK_KAFKA_CONNECTOR_VERSION}.jar"]
 
 
 @pytest.mark.parametrize("app", sorted(p.parent.name for p in ROOT.glob("apps/*/pyproject.toml")))

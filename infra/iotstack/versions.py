@@ -7,20 +7,25 @@ program, the test harness and the app builds can all read it.
 
 Why these versions fit together (checked by :func:`check_compatibility`):
 
-* Flink 1.19 is the newest Flink line for which *both* connectors are published:
-  ``flink-sql-connector-kafka`` 3.2.0-1.19 and ``flink-sql-connector-elasticsearch7``
-  3.0.1-1.17 (the Elasticsearch connector's last release, built against the Flink 1.17
-  API that 1.18 and 1.19 keep; proven by the harness smoke test). Flink 2.x has a
-  Kafka connector but no Elasticsearch one.
+* The alerts job (Flink) writes only Kafka; a separate Python service, the indexer
+  (apps/dashboard), ships its ``alerts`` and ``readings-1m`` topics into Elasticsearch.
+  So Flink loads one connector, ``flink-sql-connector-kafka`` 3.2.0-1.19, built for the
+  pinned Flink 1.19 line. Why no Elasticsearch connector in Flink: the Maven registry
+  reachable from this project's build machines is a *partial* mirror of Maven Central, so
+  a 404 there does not mean "not published". On Central there are
+  ``flink-sql-connector-elasticsearch7`` 3.1.0-1.19, 3.1.0-1.20 and 4.0.0-2.0 and
+  ``flink-connector-elasticsearch8`` 3.1.0 (DataStream API only, no SQL connector), none
+  of them served by that mirror (it serves 3.0.1-1.17, built for Flink 1.17); and no
+  released Elasticsearch connector exists for Flink 2.1 or later. That is why the job
+  writes only Kafka: an Elasticsearch sink in Flink would hold Flink to a line with a
+  released (and here reachable) Elasticsearch connector; now only the Kafka connector and
+  PyFlink constrain it.
 * PyFlink 1.19 supports CPython 3.8-3.11; our images and CI use 3.11.
-* Elasticsearch is 7.17, because the only Flink Elasticsearch connector published
-  (``flink-sql-connector-elasticsearch7``) shades the 7.10 REST high-level client,
-  which cannot parse an 8.x server's bulk responses (they lack ``_type``; the sink
-  fails with "Unable to parse response body ... NullPointerException", seen with
-  8.19.21 in the harness) and has no compatibility-header switch. The Kibana image
-  and the Python ``elasticsearch`` client must share the server's major version (an
-  8.x client sends ``compatible-with=8``, which a 7.x server rejects). 7.17 runs on
-  Java 17. Move to 8.x/9.x when a Flink connector with an 8.x client is published.
+* Elasticsearch is 7.17. It was chosen for the Flink connector above (its 7.10 REST
+  client cannot parse an 8.x server's bulk responses), which the stack no longer runs;
+  the server's version now binds only the Python ``elasticsearch`` client and Kibana,
+  which must share its major version (an 8.x client sends ``compatible-with=8``, which a
+  7.x server rejects). 7.17 runs on Java 17; 9.x would need Java 21.
 * Kafka 3.9 is the last line that runs with ZooKeeper (the default mode); 4.x is
   KRaft only. Both run on Java 17. The ASF's ``apache/kafka`` image runs KRaft only
   (KAFKA-16453), so the ZooKeeper-mode broker is Confluent's community ``cp-kafka``, whose
@@ -45,9 +50,6 @@ from dataclasses import dataclass
 FLINK_VERSION = "1.19.3"
 FLINK_SCALA_VERSION = "2.12"
 FLINK_KAFKA_CONNECTOR_VERSION = "3.2.0-1.19"
-FLINK_ELASTICSEARCH_CONNECTOR_VERSION = "3.0.1-1.17"
-# The Elasticsearch REST client shaded inside that connector (its META-INF/DEPENDENCIES).
-FLINK_ELASTICSEARCH_CONNECTOR_CLIENT_VERSION = "7.10.2"
 
 KAFKA_ZK_VERSION = "3.9.1"  # mode "zookeeper": the last Kafka line with ZooKeeper
 KAFKA_KRAFT_VERSION = "4.1.1"  # mode "kraft"
@@ -314,7 +316,6 @@ def maven_properties() -> dict[str, str]:
         "kafka.kraft.version": KAFKA_KRAFT_VERSION,
         "elasticsearch.version": ELASTICSEARCH_VERSION,
         "flink.kafka.connector.version": FLINK_KAFKA_CONNECTOR_VERSION,
-        "flink.elasticsearch.connector.version": FLINK_ELASTICSEARCH_CONNECTOR_VERSION,
         "reload4j.version": RELOAD4J_VERSION,
         "slf4j.version": SLF4J_VERSION,
         "log4j2.version": LOG4J2_VERSION,
@@ -328,8 +329,6 @@ class Pins:
 
     flink: str = FLINK_VERSION
     flink_kafka_connector: str = FLINK_KAFKA_CONNECTOR_VERSION
-    flink_elasticsearch_connector: str = FLINK_ELASTICSEARCH_CONNECTOR_VERSION
-    flink_elasticsearch_connector_client: str = FLINK_ELASTICSEARCH_CONNECTOR_CLIENT_VERSION
     pyflink_package: str = PYFLINK_PACKAGE
     python: tuple[int, int] = PYTHON_VERSION
     elasticsearch: str = ELASTICSEARCH_VERSION
@@ -351,10 +350,7 @@ PYFLINK_PYTHONS: dict[str, tuple[tuple[int, int], ...]] = {
 }
 
 # Flink minor lines on which a connector built for a given Flink minor is known to run.
-# The Elasticsearch connector's last release targets 1.17; its Sink V2 API is kept in
-# 1.18 and 1.19 and removed in 2.0.
 CONNECTOR_RUNS_ON: dict[str, tuple[str, ...]] = {
-    "1.17": ("1.17", "1.18", "1.19"),
     "1.18": ("1.18",),
     "1.19": ("1.18", "1.19", "1.20"),
     "1.20": ("1.20",),
@@ -373,16 +369,13 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
     """Every broken compatibility rule, as a sentence naming both sides and the fix."""
     errors: list[str] = []
     flink_minor = _minor(pins.flink)
-    for name, connector in (
-        ("Kafka", pins.flink_kafka_connector),
-        ("Elasticsearch", pins.flink_elasticsearch_connector),
-    ):
-        built_for = connector.rsplit("-", 1)[-1]
-        if flink_minor not in CONNECTOR_RUNS_ON.get(built_for, ()):
-            errors.append(
-                f"Flink {pins.flink} cannot load the {name} connector {connector} "
-                f"(built for Flink {built_for}); pick a connector release for Flink {flink_minor}"
-            )
+    connector = pins.flink_kafka_connector
+    built_for = connector.rsplit("-", 1)[-1]
+    if flink_minor not in CONNECTOR_RUNS_ON.get(built_for, ()):
+        errors.append(
+            f"Flink {pins.flink} cannot load the Kafka connector {connector} "
+            f"(built for Flink {built_for}); pick a connector release for Flink {flink_minor}"
+        )
     pyflink_version = pins.pyflink_package.split("==")[-1]
     if pyflink_version != pins.flink:
         errors.append(
@@ -400,13 +393,6 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
         errors.append(
             f"the Python elasticsearch client {pins.elasticsearch_client} must have the "
             f"server's major version {_major(pins.elasticsearch)} (other majors refuse it)"
-        )
-    client_major = _major(pins.flink_elasticsearch_connector_client)
-    if client_major != _major(pins.elasticsearch):
-        errors.append(
-            f"the Flink Elasticsearch connector {pins.flink_elasticsearch_connector} embeds the "
-            f"{pins.flink_elasticsearch_connector_client} REST client, which cannot talk to "
-            f"Elasticsearch {pins.elasticsearch}; use a {client_major}.x server"
         )
     if _major(pins.elasticsearch) >= 9 and pins.java < 21:
         errors.append(f"Elasticsearch {pins.elasticsearch} needs Java 21, not {pins.java}")

@@ -1,8 +1,8 @@
 """A Flink standalone session cluster (JobManager + TaskManager) from the apache-flink wheel.
 
-The connector jars from the pinned Maven list are put on the cluster's class path (a lib/
-directory of links: the wheel's own jars plus the connectors), the same set the alerts
-image bakes into /opt/flink/lib.
+The connector jars from the pinned Maven list (the Kafka SQL connector only) are put on the
+cluster's class path (a lib/ directory of links: the wheel's own jars plus the connectors),
+the same set the alerts image bakes into /opt/flink/lib (apps/alerts/connectors.lock).
 """
 
 from __future__ import annotations

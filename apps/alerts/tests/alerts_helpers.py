@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch as EsClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
@@ -23,27 +22,27 @@ from harness.flink import Flink
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 JOB_PY = SRC / "alerts" / "job.py"
-MAPPINGS = Path(__file__).resolve().parents[2] / "dashboard" / "src" / "dashboard" / "mappings"
+# The aggregates topic as infra creates it: compacted (latest value per document id) and
+# deleted by retention.
+AGGREGATES_TOPIC_CONFIG = {"cleanup.policy": "compact,delete"}
 
 
 def unique(prefix: str) -> str:
-    """A fresh name so tests sharing one broker / node never see each other's data."""
+    """A fresh name so tests sharing one broker never see each other's data."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def job_settings(kafka: str, es_url: str, flink_url: str, **overrides: object) -> dict[str, str]:
-    """Settings for one test job: fresh topics, indices and job name."""
+def job_settings(kafka: str, flink_url: str, **overrides: object) -> dict[str, str]:
+    """Settings for one test job: fresh topics and job name."""
     tag = uuid.uuid4().hex[:8]
     settings = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "ELASTICSEARCH_URL": es_url,
         "FLINK_REST_URL": flink_url,
         "READINGS_TOPIC": f"readings-{tag}",
         "ALERTS_TOPIC": f"alerts-{tag}",
         "DEAD_LETTER_TOPIC": f"dlq-{tag}",
         "LATE_TOPIC": f"late-{tag}",
-        "ALERTS_INDEX": f"alerts-{tag}",
-        "AGGREGATES_INDEX": f"agg-{tag}",
+        "AGGREGATES_TOPIC": f"agg-{tag}",
         "KAFKA_GROUP_ID": f"alerts-job-{tag}",
         "JOB_NAME": f"alerts-test-{tag}",
     }
@@ -52,18 +51,14 @@ def job_settings(kafka: str, es_url: str, flink_url: str, **overrides: object) -
 
 
 def prepare(settings: Mapping[str, str], partitions: int = 3) -> None:
-    """Create the topics and the two indices with the dashboard's mappings (as infra does)."""
+    """Create the job's topics (the aggregates topic compacted, as infra does)."""
     admin = KafkaAdminClient(bootstrap_servers=settings["KAFKA_BOOTSTRAP_SERVERS"])
     admin.create_topics([
         NewTopic(settings[name], num_partitions=partitions, replication_factor=1)
         for name in ("READINGS_TOPIC", "ALERTS_TOPIC", "DEAD_LETTER_TOPIC", "LATE_TOPIC")
-    ])
+    ] + [NewTopic(settings["AGGREGATES_TOPIC"], num_partitions=partitions, replication_factor=1,
+                  topic_configs=AGGREGATES_TOPIC_CONFIG)])
     admin.close()
-    es = EsClient(settings["ELASTICSEARCH_URL"])
-    for key, file in (("ALERTS_INDEX", "alerts.json"), ("AGGREGATES_INDEX", "readings-1m.json")):
-        body = json.loads((MAPPINGS / file).read_text())
-        es.indices.create(index=settings[key], settings=body["settings"],
-                          mappings=body["mappings"])
 
 
 def submit_args(
@@ -131,25 +126,35 @@ def produce(bootstrap: str, topic: str, messages: Iterable[tuple[Any, ...]]) -> 
 
 
 def consume_all(bootstrap: str, topic: str, idle_ms: int = 3000) -> list[Any]:
-    """Every message of a topic so far, as (key, decoded JSON value)."""
+    """Every message of a topic so far, as (key, decoded JSON value; None for a tombstone),
+    in offset order within each partition."""
     consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                              group_id=None, consumer_timeout_ms=idle_ms)
     try:
-        return [(m.key, json.loads(m.value)) for m in consumer]
+        return [(m.key, None if m.value is None else json.loads(m.value)) for m in consumer]
     finally:
         consumer.close()
 
 
-def es_docs(es_url: str, index: str) -> dict[str, dict[str, Any]]:
-    """Every document of an index by id (after a refresh)."""
-    es = EsClient(es_url)
-    es.indices.refresh(index=index)
-    out: dict[str, dict[str, Any]] = {}
-    res = es.search(index=index, size=10_000, query={"match_all": {}})
-    for hit in res["hits"]["hits"]:
-        out[hit["_id"]] = hit["_source"]
-    assert res["hits"]["total"]["value"] == len(out), "more documents than one page"
-    return out
+def alert_docs(bootstrap: str, topic: str, idle_ms: int = 3000) -> dict[str, dict[str, Any]]:
+    """The alerts as the indexer's documents: the last event of each ``alert_id`` (its
+    events share the sensor's key, so one partition orders them)."""
+    return {v["alert_id"]: v for _, v in consume_all(bootstrap, topic, idle_ms)}
+
+
+def aggregate_docs(bootstrap: str, topic: str, idle_ms: int = 3000) -> dict[str, dict[str, Any]]:
+    """The aggregates topic as the indexer's documents: the latest value of each key (UTF-8,
+    the document id), a tombstone deleting it. Every value must carry its own key."""
+    docs: dict[str, dict[str, Any]] = {}
+    for key, value in consume_all(bootstrap, topic, idle_ms):
+        assert key is not None, f"an aggregate without a key: {value}"
+        doc_id = key.decode("utf-8")
+        if value is None:
+            docs.pop(doc_id, None)
+            continue
+        assert doc_id == f"{value['sensor_id']}:{value['window_start']}", (doc_id, value)
+        docs[doc_id] = value
+    return docs
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, poll: float = 1.0) -> Any:

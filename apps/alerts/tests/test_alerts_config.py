@@ -9,15 +9,17 @@ from alerts.config import SETTINGS, ConfigError, Rules, load
 
 def test_defaults_load() -> None:
     cfg = load({})
-    assert cfg.readings_topic == "readings" and cfg.alerts_index == "alerts"
+    assert cfg.readings_topic == "readings" and cfg.alerts_topic == "alerts"
+    assert cfg.aggregates_topic == "readings-1m"
     assert cfg.rules == Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=60.0)
     assert len({s.env for s in SETTINGS}) == len(SETTINGS)
 
 
-def test_credentials_are_split_out_of_the_elasticsearch_url() -> None:
-    cfg = load({"ELASTICSEARCH_URL": "http://elastic:p%40ss@es:9200/"})
-    assert cfg.elasticsearch_url == "http://es:9200"
-    assert (cfg.elasticsearch_username, cfg.elasticsearch_password) == ("elastic", "p@ss")
+def test_the_job_has_no_elasticsearch_settings() -> None:
+    # It writes only Kafka; the indexer (apps/dashboard) ships the topics into Elasticsearch.
+    names = {s.env for s in SETTINGS}
+    assert not {n for n in names if "ELASTICSEARCH" in n or "INDEX" in n or n.startswith("ES_")}
+    assert not [f for f in vars(load({})) if "elasticsearch" in f or "index" in f]
 
 
 def test_sensor_rules_override_the_defaults() -> None:
@@ -33,9 +35,9 @@ def test_sensor_rules_override_the_defaults() -> None:
         ("LOW_THRESHOLD_C", "90", "LOW_THRESHOLD_C"),
         ("SILENCE_SECONDS", "0", "SILENCE_SECONDS"),
         ("KAFKA_BOOTSTRAP_SERVERS", "kafka", "KAFKA_BOOTSTRAP_SERVERS"),
-        ("ELASTICSEARCH_URL", "es:9200", "ELASTICSEARCH_URL"),
+        ("FLINK_REST_URL", "flink:8081", "FLINK_REST_URL"),
         ("READINGS_TOPIC", "bad topic", "READINGS_TOPIC"),
-        ("ALERTS_INDEX", "Alerts", "ALERTS_INDEX"),
+        ("AGGREGATES_TOPIC", "readings 1m", "AGGREGATES_TOPIC"),
         ("SENSOR_RULES", "{", "SENSOR_RULES"),
         ("RESTORE_FROM", "savepoint-1", "RESTORE_FROM"),
         ("RESTORE_FROM", "file:/a b", "RESTORE_FROM"),

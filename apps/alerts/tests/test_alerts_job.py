@@ -1,4 +1,4 @@
-"""The wired job on the harness's real Flink, Kafka and Elasticsearch: a scripted scenario."""
+"""The wired job on the harness's real Flink and Kafka: a scripted scenario."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import scenario
 from alerts.config import load
 from alerts.submit import SubmitError, deploy, submit, wait_for_cluster
 from alerts_helpers import (
+    aggregate_docs,
+    alert_docs,
     consume_all,
-    es_docs,
     job_settings,
     prepare,
     produce,
@@ -23,18 +24,14 @@ from alerts_helpers import (
     submit_args,
     wait_until,
 )
-from harness.elasticsearch import Elasticsearch
 from harness.flink import Flink
 from harness.kafka import Kafka
 
 pytestmark = pytest.mark.services
 
 
-def test_scenario_gives_exactly_the_expected_outputs(
-    flink: Flink, kafka: Kafka, elasticsearch: Elasticsearch
-) -> None:
-    settings = job_settings(kafka.bootstrap, elasticsearch.url, flink.rest_url,
-                            **scenario.RULE_SETTINGS)
+def test_scenario_gives_exactly_the_expected_outputs(flink: Flink, kafka: Kafka) -> None:
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **scenario.RULE_SETTINGS)
     prepare(settings)
     produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.phase1())
     produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.clocks(3))
@@ -46,20 +43,22 @@ def test_scenario_gives_exactly_the_expected_outputs(
         expected = {a["alert_id"]: a for a in scenario.EXPECTED_ALERTS}
         want_aggs = scenario.expected_aggregates()
 
+        # What the indexer makes of the two topics: the last event of each alert_id, the
+        # latest value of each aggregate key.
         def alerts_done() -> dict[str, dict[str, object]] | None:
-            docs = es_docs(elasticsearch.url, settings["ALERTS_INDEX"])
+            docs = alert_docs(kafka.bootstrap, settings["ALERTS_TOPIC"])
             done = len(docs) >= len(expected) and all(
                 d["status"] == "resolved" for d in docs.values())
             return docs if done else None
 
         def aggregates_done() -> dict[str, dict[str, object]] | None:
-            docs = es_docs(elasticsearch.url, settings["AGGREGATES_INDEX"])
+            docs = aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"])
             counts = {k: v["count"] for k, v in docs.items()}
             if os.environ.get("ALERTS_DEBUG"):
                 print("AGG", sorted(counts.items()))
             return docs if counts == {k: v["count"] for k, v in want_aggs.items()} else None
 
-        alerts = wait_until(alerts_done, 180, "every scenario alert resolved in Elasticsearch")
+        alerts = wait_until(alerts_done, 180, "every scenario alert resolved on the topic")
         aggs = wait_until(aggregates_done, 60, "the one-minute aggregates")
         # The watermark has now passed phase 1: these readings are far behind it.
         time.sleep(3)
@@ -71,9 +70,13 @@ def test_scenario_gives_exactly_the_expected_outputs(
         time.sleep(3)  # give a wrongly counted late reading time to show up
 
         assert alerts == expected
-        assert es_docs(elasticsearch.url, settings["ALERTS_INDEX"]) == expected
+        assert alert_docs(kafka.bootstrap, settings["ALERTS_TOPIC"]) == expected
 
-        aggs = es_docs(elasticsearch.url, settings["AGGREGATES_INDEX"])
+        # Keyed by document id, exactly the expected keys, no tombstone (nothing deletes).
+        records = consume_all(kafka.bootstrap, settings["AGGREGATES_TOPIC"])
+        assert {k for k, _ in records} == {doc_id.encode() for doc_id in want_aggs}
+        assert all(v is not None for _, v in records)
+        aggs = aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"])
         assert set(aggs) == set(want_aggs)
         for doc_id, want in want_aggs.items():
             got = aggs[doc_id]
@@ -111,11 +114,10 @@ def test_submitter_gives_up_after_its_bounded_wait_naming_the_url() -> None:
 
 
 def test_a_state_that_cannot_be_restored_is_reported_and_the_job_runs_without_it(
-    flink: Flink, kafka: Kafka, elasticsearch: Elasticsearch, tmp_path: Path
+    flink: Flink, kafka: Kafka, tmp_path: Path
 ) -> None:
     missing = f"file:{tmp_path}/savepoint-000000-000000000000"
-    settings = job_settings(kafka.bootstrap, elasticsearch.url, flink.rest_url,
-                            RESTORE_FROM=missing)
+    settings = job_settings(kafka.bootstrap, flink.rest_url, RESTORE_FROM=missing)
     prepare(settings)
     cfg, env, how = submit_args(flink, settings)
     out = io.StringIO()

@@ -14,8 +14,9 @@ from kafka import KafkaProducer
 from alerts.config import load
 from alerts.rules import Reading, SensorState, on_reading
 from alerts_helpers import (
+    aggregate_docs,
+    alert_docs,
     consume_all,
-    es_docs,
     job_settings,
     prepare,
     reading,
@@ -23,7 +24,6 @@ from alerts_helpers import (
     stop_with_savepoint,
     wait_until,
 )
-from harness.elasticsearch import Elasticsearch
 from harness.flink import Flink
 from harness.kafka import Kafka
 
@@ -76,9 +76,9 @@ def _produce(bootstrap: str, topic: str, done: threading.Event) -> None:
 
 
 def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
-    flink: Flink, kafka: Kafka, elasticsearch: Elasticsearch
+    flink: Flink, kafka: Kafka
 ) -> None:
-    settings = job_settings(kafka.bootstrap, elasticsearch.url, flink.rest_url, **SETTINGS)
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
     prepare(settings)
     job_id = start_job(flink, settings)
     finished = threading.Event()
@@ -87,7 +87,7 @@ def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
     producer.start()
     restored = None
     try:
-        wait_until(lambda: len(es_docs(elasticsearch.url, settings["ALERTS_INDEX"])) >= 5,
+        wait_until(lambda: len(alert_docs(kafka.bootstrap, settings["ALERTS_TOPIC"], 1000)) >= 5,
                    120, "the first alerts")
         savepoint = stop_with_savepoint(flink, job_id)
         assert not finished.is_set(), "input must still be arriving during the restart"
@@ -103,10 +103,10 @@ def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
         assert len(final) > 20
 
         def all_there() -> dict[str, dict[str, Any]] | None:
-            docs = es_docs(elasticsearch.url, settings["ALERTS_INDEX"])
+            docs = alert_docs(kafka.bootstrap, settings["ALERTS_TOPIC"])
             return docs if docs == final else None
 
-        wait_until(all_there, 120, "the expected alert documents after the restore")
+        wait_until(all_there, 120, "the expected alerts (last event per id) after the restore")
         got = Counter((v["alert_id"], v["status"])
                       for _, v in consume_all(kafka.bootstrap, settings["ALERTS_TOPIC"]))
         assert got == Counter((e["alert_id"], e["status"]) for e in events), \
@@ -118,7 +118,7 @@ def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
         want = {f"{s}:{start}": 60 for s in SENSORS for start in closed}
 
         def counts() -> dict[str, int] | None:
-            docs = es_docs(elasticsearch.url, settings["AGGREGATES_INDEX"])
+            docs = aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"])
             got = {k: v["count"] for k, v in docs.items()}
             return got if got == want else None
 

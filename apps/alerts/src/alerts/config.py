@@ -29,17 +29,15 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "Kafka brokers, host:port[,...]"),
-    Setting(
-        "ELASTICSEARCH_URL",
-        "http://127.0.0.1:9200",
-        "Elasticsearch URL; credentials may be given as http://user:password@host:9200",
-    ),
     Setting("READINGS_TOPIC", "readings", "topic the readings are read from"),
     Setting("ALERTS_TOPIC", "alerts", "topic alert open/resolve events are written to"),
     Setting("DEAD_LETTER_TOPIC", "readings-dlq", "topic malformed readings are written to"),
     Setting("LATE_TOPIC", "readings-late", "topic readings later than the allowed lateness go to"),
-    Setting("ALERTS_INDEX", "alerts", "Elasticsearch index of alerts (doc id = alert_id)"),
-    Setting("AGGREGATES_INDEX", "readings-1m", "Elasticsearch index of one-minute aggregates"),
+    Setting(
+        "AGGREGATES_TOPIC",
+        "readings-1m",
+        "topic one-minute aggregates are upserted to (key <sensor_id>:<window_start>)",
+    ),
     Setting("FLINK_REST_URL", "http://127.0.0.1:8081", "Flink JobManager REST URL (submitter)"),
     Setting("KAFKA_GROUP_ID", "alerts-job", "Kafka consumer group of the job's source"),
     Setting("JOB_NAME", "iot-alerts", "Flink job name; the submitter skips if one is RUNNING"),
@@ -85,12 +83,6 @@ SETTINGS: tuple[Setting, ...] = (
         "per-sensor state (rules, de-duplication, open aggregates) expires after this idle time",
     ),
     Setting(
-        "ES_FLUSH_INTERVAL_MS",
-        "200",
-        "Elasticsearch sink bulk flush interval, ms (bounds the alert latency)",
-    ),
-    Setting("ES_FLUSH_MAX_ACTIONS", "1000", "Elasticsearch sink bulk size, actions"),
-    Setting(
         "SUBMIT_TIMEOUT_S",
         "180",
         "how long the submitter waits for the cluster, then for the job to run, before failing",
@@ -104,7 +96,6 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
-_INDEX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,254}$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9._ -]{1,100}$")
 RULE_KEYS = ("high", "low", "hysteresis", "rate", "silence_s")
 
@@ -129,15 +120,11 @@ class Config:
     """Validated alerts-job settings."""
 
     bootstrap_servers: str
-    elasticsearch_url: str  # without credentials
-    elasticsearch_username: str
-    elasticsearch_password: str
     readings_topic: str
     alerts_topic: str
     dead_letter_topic: str
     late_topic: str
-    alerts_index: str
-    aggregates_index: str
+    aggregates_topic: str
     flink_rest_url: str
     group_id: str
     job_name: str
@@ -149,8 +136,6 @@ class Config:
     idle_timeout_ms: int = 10000
     checkpoint_interval_ms: int = 10000
     state_ttl_s: int = 3600
-    es_flush_interval_ms: int = 200
-    es_flush_max_actions: int = 1000
     submit_timeout_s: float = 180.0
     restore_from: str = ""
 
@@ -293,20 +278,15 @@ def _sensor_rules(environ: Mapping[str, str], defaults: Rules) -> dict[str, Rule
 
 def load(environ: Mapping[str, str]) -> Config:
     """Parse and validate the settings from ``environ``; raise ConfigError naming the variable."""
-    es_url, es_user, es_password = _http_url(environ, "ELASTICSEARCH_URL")
     flink_url, _, _ = _http_url(environ, "FLINK_REST_URL")
     rules = _rules(environ)
     return Config(
         bootstrap_servers=_bootstrap(environ),
-        elasticsearch_url=es_url,
-        elasticsearch_username=es_user,
-        elasticsearch_password=es_password,
         readings_topic=_name(environ, "READINGS_TOPIC", _TOPIC, "Kafka topic name"),
         alerts_topic=_name(environ, "ALERTS_TOPIC", _TOPIC, "Kafka topic name"),
         dead_letter_topic=_name(environ, "DEAD_LETTER_TOPIC", _TOPIC, "Kafka topic name"),
         late_topic=_name(environ, "LATE_TOPIC", _TOPIC, "Kafka topic name"),
-        alerts_index=_name(environ, "ALERTS_INDEX", _INDEX, "Elasticsearch index name"),
-        aggregates_index=_name(environ, "AGGREGATES_INDEX", _INDEX, "Elasticsearch index name"),
+        aggregates_topic=_name(environ, "AGGREGATES_TOPIC", _TOPIC, "Kafka topic name"),
         flink_rest_url=flink_url,
         group_id=_name(environ, "KAFKA_GROUP_ID", _TOPIC, "Kafka consumer group id"),
         job_name=_name(environ, "JOB_NAME", _JOB_NAME, "job name (letters, digits, ._- )"),
@@ -318,8 +298,6 @@ def load(environ: Mapping[str, str]) -> Config:
         idle_timeout_ms=_int(environ, "SOURCE_IDLE_TIMEOUT_MS", 0, 3_600_000),
         checkpoint_interval_ms=_int(environ, "CHECKPOINT_INTERVAL_MS", 100, 3_600_000),
         state_ttl_s=_int(environ, "STATE_TTL_S", 60, 30 * 86_400),
-        es_flush_interval_ms=_int(environ, "ES_FLUSH_INTERVAL_MS", 1, 600_000),
-        es_flush_max_actions=_int(environ, "ES_FLUSH_MAX_ACTIONS", 1, 100_000),
         submit_timeout_s=float(_int(environ, "SUBMIT_TIMEOUT_S", 1, 3600)),
         restore_from=_restore_path(environ),
     )

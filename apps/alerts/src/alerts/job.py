@@ -1,4 +1,8 @@
-"""The alerts job: Kafka readings -> :func:`alerts.pipeline.define_pipeline` -> Kafka + ES.
+"""The alerts job: Kafka readings -> :func:`alerts.pipeline.define_pipeline` -> Kafka topics.
+
+It writes only Kafka: alert events, one-minute aggregates (an upsert stream keyed by the
+document id), dead letters and late readings. The indexer (apps/dashboard) ships the alerts
+and aggregates topics into Elasticsearch; Flink has no Elasticsearch connector.
 
 Settings come from the environment (:mod:`alerts.config`), read when the job is submitted.
 
@@ -21,7 +25,7 @@ from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment, Table
 
 from alerts import config as cfg_mod
 from alerts.pipeline import define_pipeline, interval_sql
@@ -41,29 +45,25 @@ def _kafka(cfg: cfg_mod.Config) -> str:
     )
 
 
-def _es(cfg: cfg_mod.Config, index: str) -> str:
-    auth = ""
-    if cfg.elasticsearch_username:
-        auth = (
-            f", 'username' = '{_quote(cfg.elasticsearch_username)}', "
-            f"'password' = '{_quote(cfg.elasticsearch_password)}'"
-        )
-    # Flush at most every ES_FLUSH_INTERVAL_MS or per ES_FLUSH_MAX_ACTIONS actions: the
-    # interval bounds alert latency, the size bounds the bulk request under load.
+def _upsert_kafka(cfg: cfg_mod.Config) -> str:
     return (
-        f"'connector' = 'elasticsearch-7', 'hosts' = '{_quote(cfg.elasticsearch_url)}', "
-        f"'index' = '{index}', 'document-id.key-delimiter' = ':', "
-        f"'sink.bulk-flush.interval' = '{cfg.es_flush_interval_ms}ms', "
-        f"'sink.bulk-flush.max-actions' = '{cfg.es_flush_max_actions}', "
-        "'sink.bulk-flush.max-size' = '5mb', "
-        "'sink.bulk-flush.backoff.strategy' = 'EXPONENTIAL', "
-        "'sink.bulk-flush.backoff.max-retries' = '8', "
-        "'sink.bulk-flush.backoff.delay' = '200ms'" + auth
+        f"'connector' = 'upsert-kafka', 'properties.bootstrap.servers' = "
+        f"'{_quote(cfg.bootstrap_servers)}'"
+    )
+
+
+def aggregates_with_doc_id(t_env: StreamTableEnvironment, aggregates: Table) -> Table:
+    """``aggregates`` with their document id ``<sensor_id>:<window_start>`` in front."""
+    t_env.create_temporary_view("aggregates", aggregates)
+    return t_env.sql_query(
+        "SELECT sensor_id || ':' || CAST(window_start AS STRING) AS doc_id, "
+        "sensor_id, site, window_start, window_end, `count`, `min`, `avg`, `max` "
+        "FROM aggregates"
     )
 
 
 def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
-    """The Kafka source and the Kafka / Elasticsearch sink tables."""
+    """The Kafka source and the Kafka sink tables."""
     from alerts.validation import event_time_ms_sql
 
     t_env.execute_sql(f"""
@@ -106,16 +106,20 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
           'key.format' = 'raw', 'key.fields' = 'sensor_id',
           'value.format' = 'json', 'value.fields-include' = 'ALL',
           'sink.delivery-guarantee' = 'at-least-once')""")
+    # The aggregates are an updating stream (a minute re-emits for each reading within the
+    # allowed lateness): upsert-kafka writes each change as the latest value of its key, the
+    # document id as raw UTF-8 (the key of a compacted topic; the indexer's document _id).
+    # upsert-kafka's key is the primary key, and the raw format takes one column: so the
+    # key is doc_id, which is (sensor_id, window_start) written as one string.
     t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE es_alerts ({alert_columns},
-          PRIMARY KEY (alert_id) NOT ENFORCED
-        ) WITH ({_es(cfg, cfg.alerts_index)})""")
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE es_aggregates (
-          sensor_id STRING, site STRING, window_start BIGINT, window_end BIGINT,
+        CREATE TEMPORARY TABLE kafka_aggregates (
+          doc_id STRING, sensor_id STRING, site STRING, window_start BIGINT, window_end BIGINT,
           `count` BIGINT, `min` DOUBLE, `avg` DOUBLE, `max` DOUBLE,
-          PRIMARY KEY (sensor_id, window_start) NOT ENFORCED
-        ) WITH ({_es(cfg, cfg.aggregates_index)})""")
+          PRIMARY KEY (doc_id) NOT ENFORCED
+        ) WITH ({_upsert_kafka(cfg)}, 'topic' = '{cfg.aggregates_topic}',
+          'key.format' = 'raw',
+          'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
+          'sink.delivery-guarantee' = 'at-least-once')""")
 
 
 def job_configuration(cfg: cfg_mod.Config) -> Configuration:
@@ -141,12 +145,13 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         # ones, which would make CURRENT_WATERMARK (the late split) meaningless.
         "table.exec.mini-batch.enabled": "false",
         # The one-minute windows accept readings up to the allowed lateness after closing
-        # and re-emit (an upsert of the same document) for each such reading.
+        # and re-emit (an upsert of the same key) for each such reading.
         "table.exec.emit.allow-lateness": f"{cfg.allowed_lateness_ms}ms",
         "table.exec.emit.late-fire.enabled": "true",
         "table.exec.emit.late-fire.delay": "0s",
-        # window_start is computed from MIN(ts), so the planner cannot prove it is the key;
-        # the windowed aggregate's changes per key arrive in order, so no materializer.
+        # window_start is computed from MIN(ts), so the planner cannot prove that doc_id is
+        # the key; the windowed aggregate's changes per key arrive in order, so no
+        # materializer.
         "table.exec.sink.upsert-materialize": "NONE",
         "table.local-time-zone": "UTC",
         # Python bundles: flushed every 100 ms (bounds alert latency) or 10k records. The
@@ -190,8 +195,7 @@ def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
     statements = t_env.create_statement_set()
     statements.add_insert("kafka_dead_letters", outputs.dead_letters)
     statements.add_insert("kafka_late", outputs.late)
-    statements.add_insert("es_aggregates", outputs.aggregates)
-    statements.add_insert("es_alerts", outputs.alerts)
+    statements.add_insert("kafka_aggregates", aggregates_with_doc_id(t_env, outputs.aggregates))
     statements.add_insert("kafka_alerts", outputs.alerts)
     statements.attach_as_datastream()
     return env

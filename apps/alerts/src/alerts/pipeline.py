@@ -10,7 +10,8 @@ from an in-memory collection. Everything except the per-sensor rules is Flink SQ
   silently: they go to their own topic, and the sink's record count is the late count);
 * one-minute aggregates: de-duplicated by (sensor_id, seq), then an updating GROUP BY on
   (sensor_id, minute) so a reading within the allowed lateness still updates its minute
-  (the Elasticsearch sink upserts ``<sensor_id>:<window_start>``);
+  (an update stream, not insert-only: the job's upsert-kafka sink writes each change under
+  the key ``<sensor_id>:<window_start>``);
 * alerts: a Python KeyedProcessFunction (:mod:`alerts.rules`) keyed by sensor, for the
   hysteresis, rate-of-change and event-time silence timers that SQL cannot express.
 """
@@ -208,7 +209,7 @@ def define_pipeline(
         WHERE CURRENT_WATERMARK(rowtime) IS NULL OR NOT ({behind})"""))
     # A legacy group window because only it honours allowed lateness: the job config sets
     # table.exec.emit.allow-lateness + late-fire, so a reading within the lateness updates
-    # its closed minute (an upsert of the same document) instead of being dropped.
+    # its closed minute (an update of the same key) instead of being dropped.
     aggregates = t_env.sql_query(f"""
         SELECT sensor_id, MAX(site) AS site,
           MIN(ts) - MOD(MIN(ts), {WINDOW_MS}) AS window_start,
