@@ -286,17 +286,21 @@ def test_kind_stack_lifecycle(
         assert again["steps"] == []
         numbers["second_up_s"] = again["seconds"]
 
-        # 4. One config change previews as exactly that diff, and up applies it.
+        # 4. One config change (topicPartitions: every topic sized by it) previews as exactly
+        # that diff, and up applies it.
         grown = cfg.topic_partitions + 1
         change = engine.run("preview", {"topicPartitions": grown})
         assert change["ok"], change.get("error", "") + engine.tail()
-        readings_alerts = sorted(n for n, p in topic_specs.items() if p == cfg.topic_partitions)
+        resized = sorted(n for n, p in topic_specs.items() if p == cfg.topic_partitions)
         # The dynamic provider's diff says "changed" (its SDK has no per-key diff): the
         # engine prints the property that differs, and nothing else may differ.
         assert sorted((s["op"], s["type"], s["name"]) for s in change["steps"]) == [
-            ("update", "pulumi-python:dynamic:Resource", f"topic-{n}") for n in readings_alerts
+            ("update", "pulumi-python:dynamic:Resource", f"topic-{n}") for n in resized
         ], change["steps"]
-        assert _counts(change) == {"update": 2, "same": numbers["resources"] - 1 - 2}
+        assert _counts(change) == {
+            "update": len(resized),
+            "same": numbers["resources"] - 1 - len(resized),
+        }
         changed_lines = [
             line.split(":")[0].strip()
             for line in change["stdout"].splitlines()
@@ -304,11 +308,11 @@ def test_kind_stack_lifecycle(
             and "(update)" not in line
             and "to update" not in line
         ]
-        assert changed_lines == ["~ partitions"] * len(readings_alerts), changed_lines
+        assert changed_lines == ["~ partitions"] * len(resized), changed_lines
         applied = engine.run("up")
         assert applied["ok"], applied.get("error", "") + engine.tail()
-        assert _counts(applied).get("update") == len(readings_alerts)
-        for name in readings_alerts:
+        assert _counts(applied).get("update") == len(resized)
+        for name in resized:
             assert _topics(broker.bootstrap)[name] == grown
 
         # 5. destroy: nothing left in the API server, the broker, Elasticsearch, Kibana, state.
