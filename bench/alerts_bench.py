@@ -1,6 +1,10 @@
 """Alerts benchmark: readings/s through the PyFlink job, event -> searchable alert latency,
 and the same threshold rule done by a plain kafka-python consumer writing to Elasticsearch.
 
+The job writes only Kafka; its alerts become searchable through the indexer (``python -m
+indexer``, run here as a process next to the job, as the stack runs it next to Flink), so the
+job's latency counts job -> Kafka -> indexer -> Elasticsearch.
+
     .venv/bin/python bench/alerts_bench.py                        # starts the harness stack
     .venv/bin/python bench/alerts_bench.py --readings 300000 --sensors 1000 --probes 40
 
@@ -20,6 +24,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +38,7 @@ sys.path[:0] = [str(REPO / "apps" / "alerts" / "src"), str(REPO / "apps" / "aler
 
 from alerts_helpers import job_settings, prepare, start_job  # noqa: E402
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from harness.procs import free_port  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 
 HIGH = 80.0
@@ -70,7 +76,9 @@ def probe_latencies(bootstrap: str, topic: str, es: Elasticsearch, index: str, p
         doc_id = id_of(sensor, ts)
         deadline = sent + 30
         while time.monotonic() < deadline:
-            hits = es.search(index=index, query={"ids": {"values": [doc_id]}})["hits"]["hits"]
+            # The index exists once the first alert was written (by the indexer or baseline).
+            hits = es.search(index=index, query={"ids": {"values": [doc_id]}},
+                             ignore_unavailable=True)["hits"]["hits"]
             if hits:
                 out.append(time.monotonic() - sent)
                 break
@@ -97,12 +105,34 @@ def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
+def start_indexer(
+    settings: dict[str, str], es_url: str, alerts_index: str
+) -> subprocess.Popen[bytes]:
+    """The stack's indexer for the job's alerts and aggregates topics (apps/dashboard)."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings["KAFKA_BOOTSTRAP_SERVERS"],
+        "ELASTICSEARCH_URL": es_url,
+        "ALERTS_TOPIC": settings["ALERTS_TOPIC"],
+        "ALERTS_INDEX": alerts_index,
+        "AGGREGATES_TOPIC": settings["AGGREGATES_TOPIC"],
+        "AGGREGATES_INDEX": f"{alerts_index}-aggs",
+        "DEAD_LETTER_TOPIC": settings["DEAD_LETTER_TOPIC"],
+        "INDEXER_GROUP_ID": f"{alerts_index}-indexer",
+        "INDEXER_HEALTH_BIND": f"127.0.0.1:{free_port()}",
+        "INDEXER_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-m", "indexer"], env=env)
+
+
 def bench_flink(stack: Any, readings: int, sensors: int, probes: int) -> dict[str, Any]:
     """Throughput and latency of the PyFlink job with the default rules."""
     flink, kafka, es_url = stack.flink(), stack.kafka(), stack.elasticsearch().url
-    settings = job_settings(kafka.bootstrap, es_url, flink.rest_url,
+    settings = job_settings(kafka.bootstrap, flink.rest_url,
                             CHECKPOINT_INTERVAL_MS="10000", STATE_TTL_S="600")
+    alerts_index = f"bench-alerts-{uuid.uuid4().hex[:8]}"
     prepare(settings, partitions=2)
+    indexer = start_indexer(settings, es_url, alerts_index)
     produced_s = produce_backlog(kafka.bootstrap, settings["READINGS_TOPIC"], readings, sensors)
     submitted = time.monotonic()
     job_id = start_job(flink, settings)
@@ -128,9 +158,9 @@ def bench_flink(stack: Any, readings: int, sensors: int, probes: int) -> dict[st
             time.sleep(0.5)
         es = Elasticsearch(es_url)
         lat = probe_latencies(kafka.bootstrap, settings["READINGS_TOPIC"], es,
-                              settings["ALERTS_INDEX"], probes,
+                              alerts_index, probes,
                               lambda s, ts: f"{s}:high_temperature:{ts}")
-        return {"name": "PyFlink job (default rules)", "produce_s": produced_s,
+        return {"name": "PyFlink job (default rules) + indexer", "produce_s": produced_s,
                 "startup_s": (first_at or now) - submitted,
                 "rate": steady_rate(py_samples, readings),
                 "sql_rate": steady_rate(sql_samples, readings),
@@ -138,6 +168,8 @@ def bench_flink(stack: Any, readings: int, sensors: int, probes: int) -> dict[st
                 "lat": lat}
     finally:
         flink.cancel(job_id)
+        indexer.terminate()
+        indexer.wait(timeout=30)
 
 
 def _baseline_worker(bootstrap: str, topic: str, es: Elasticsearch, index: str,
@@ -167,13 +199,14 @@ def _baseline_worker(bootstrap: str, topic: str, es: Elasticsearch, index: str,
 def bench_baseline(stack: Any, readings: int, sensors: int, probes: int) -> dict[str, Any]:
     """The same threshold rule in a plain kafka-python consumer with bulk writes to ES."""
     kafka, es_url = stack.kafka(), stack.elasticsearch().url
-    settings = job_settings(kafka.bootstrap, es_url, "http://127.0.0.1:1")
+    settings = job_settings(kafka.bootstrap, "http://127.0.0.1:1")
+    index = f"baseline-alerts-{uuid.uuid4().hex[:8]}"
     prepare(settings, partitions=2)
     produced_s = produce_backlog(kafka.bootstrap, settings["READINGS_TOPIC"], readings, sensors)
     es = Elasticsearch(es_url)
     stop, seen = threading.Event(), [0]
     worker = threading.Thread(target=_baseline_worker, args=(
-        kafka.bootstrap, settings["READINGS_TOPIC"], es, settings["ALERTS_INDEX"], stop, seen))
+        kafka.bootstrap, settings["READINGS_TOPIC"], es, index, stop, seen))
     started = time.monotonic()
     worker.start()
     first_at = None
@@ -185,7 +218,7 @@ def bench_baseline(stack: Any, readings: int, sensors: int, probes: int) -> dict
         time.sleep(0.05)
     samples.append((time.monotonic(), seen[0]))
     lat = probe_latencies(kafka.bootstrap, settings["READINGS_TOPIC"], es,
-                          settings["ALERTS_INDEX"], probes,
+                          index, probes,
                           lambda s, ts: f"{s}:high_temperature:{ts}")
     stop.set()
     worker.join()

@@ -1,7 +1,9 @@
-"""Smoke job for the harness: Kafka topic -> Python UDF -> Elasticsearch index.
+"""Smoke job for the harness: Kafka topic -> Python UDF -> Kafka topic.
 
 Run by tests/test_harness_smoke.py as
-``flink run -m HOST:PORT -d -py tests/smoke_job.py BOOTSTRAP TOPIC ES_URL INDEX``.
+``flink run -m HOST:PORT -d -py tests/smoke_job.py BOOTSTRAP IN_TOPIC OUT_TOPIC``.
+The stack's Flink has only the Kafka connector (the job writes Kafka; the indexer writes
+Elasticsearch), so the smoke job does too.
 """
 
 import sys
@@ -16,25 +18,26 @@ def label(temperature_c: float) -> str:
     return "hot" if temperature_c > 50 else "ok"
 
 
-def main(bootstrap: str, topic: str, es_url: str, index: str) -> None:
+def main(bootstrap: str, in_topic: str, out_topic: str) -> None:
     """Define and submit the job."""
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     t_env.create_temporary_function("label", label)
     t_env.execute_sql(f"""
         CREATE TABLE readings (id STRING, temperature_c DOUBLE) WITH (
-          'connector' = 'kafka', 'topic' = '{topic}',
+          'connector' = 'kafka', 'topic' = '{in_topic}',
           'properties.bootstrap.servers' = '{bootstrap}',
-          'properties.group.id' = 'smoke-{topic}',
+          'properties.group.id' = 'smoke-{in_topic}',
           'scan.startup.mode' = 'earliest-offset', 'format' = 'json')""")
     t_env.execute_sql(f"""
-        CREATE TABLE labelled (id STRING, temperature_c DOUBLE, label STRING,
-                               PRIMARY KEY (id) NOT ENFORCED) WITH (
-          'connector' = 'elasticsearch-7', 'hosts' = '{es_url}', 'index' = '{index}',
-          'sink.bulk-flush.max-actions' = '1')""")
+        CREATE TABLE labelled (id STRING, temperature_c DOUBLE, label STRING) WITH (
+          'connector' = 'kafka', 'topic' = '{out_topic}',
+          'properties.bootstrap.servers' = '{bootstrap}',
+          'key.format' = 'raw', 'key.fields' = 'id',
+          'value.format' = 'json', 'value.fields-include' = 'ALL')""")
     t_env.execute_sql(
         "INSERT INTO labelled SELECT id, temperature_c, label(temperature_c) FROM readings"
     )
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:4])

@@ -70,10 +70,8 @@ def elasticsearch(service_stack: Stack) -> es_mod.Elasticsearch:
 
 
 @pytest.fixture(scope="session")
-def flink(
-    service_stack: Stack, kafka: kafka_mod.Kafka, elasticsearch: es_mod.Elasticsearch
-) -> flink_mod.Flink:
-    """A Flink session cluster; ``flink.rest_url``; Kafka and Elasticsearch run too."""
+def flink(service_stack: Stack, kafka: kafka_mod.Kafka) -> flink_mod.Flink:
+    """A Flink session cluster; ``flink.rest_url``; Kafka runs too (the job's only peer)."""
     return service_stack.flink()
 
 
