@@ -307,3 +307,37 @@ def test_failed_dead_letter_write_blocks_the_commit_until_it_succeeds(
             assert indexer.stop() == 0
     finally:
         admin.close()
+
+
+def test_sigterm_with_elasticsearch_unreachable_exits_cleanly_without_committing(
+        setup: dict[str, str]) -> None:
+    s, boot = setup, setup["KAFKA_BOOTSTRAP_SERVERS"]
+    p = producer(boot)
+    d = aggregate("sensor-0001", NOW, 20.0)
+    send(p, s["AGGREGATES_TOPIC"], agg_key(d), d)
+    p.flush()
+    p.close()
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # Credentials in the URL, as the stack passes them: they must never reach the log.
+    indexer = IndexerProcess({**s, "ELASTICSEARCH_URL": f"http://elastic:s3cret@127.0.0.1:{port}"},
+                             "sigterm")
+    try:
+        body = indexer.wait_healthy()
+        assert body["elasticsearch"] == "down"  # the ping at start failed
+        wait_until(lambda: "failed the bulk request" in indexer.log_text(), 60,
+                   "a bulk attempt against the unreachable Elasticsearch")
+        assert indexer.health()[0] == 200, "waiting for Elasticsearch is not unhealthy"
+        t0 = time.monotonic()
+    finally:
+        code = indexer.stop()
+    assert code == 0 and time.monotonic() - t0 < 10
+    log = indexer.log_text()
+    assert "1 records of the in-flight batch not committed" in log
+    assert "SIGTERM received: stopping" in log and "indexer stopped" in log
+    assert "s3cret" not in log and "elastic:" not in log and "***@127.0.0.1" in log
+    assert "elasticsearch down" in log
+    assert committed(boot, s["INDEXER_GROUP_ID"]) == {}

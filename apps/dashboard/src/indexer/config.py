@@ -76,9 +76,14 @@ class Config:
         return parts._replace(netloc=f"***@{host}{port}").geturl()
 
     def secrets(self) -> tuple[str, ...]:
-        """Strings that must never appear in a log line (the URL's user and password)."""
+        """Strings that must never appear in a log line: the URL's user:password@ and password.
+
+        The user name alone is not masked: "elastic" is also part of "elasticsearch".
+        """
         parts = urlsplit(self.elasticsearch_url)
-        return tuple(s for s in (parts.password, parts.username) if s)
+        if not parts.password:
+            return ()
+        return (f"{parts.username}:{parts.password}@", parts.password)
 
     def redacted(self) -> dict[str, object]:
         """Settings safe to log."""

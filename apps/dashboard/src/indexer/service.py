@@ -43,6 +43,7 @@ BACKOFF_CAP_S = 8.0  # ...up to this
 POLL_SLICE_MS = 250  # while waiting, poll() at least this often so the group membership holds
 ES_TIMEOUT_S = 30.0  # one bulk request
 DLQ_TIMEOUT_S = 30.0  # dead letters of one batch acknowledged by Kafka (acks=all)
+COMMIT_TIMEOUT_MS = 30_000  # without one kafka-python retries a commit forever
 LAG_REFRESH_S = 1.0
 MAX_ID_BYTES = 512  # Elasticsearch refuses longer _ids for the whole bulk request, not per item
 # Per-item errors that say nothing about the document: retried like a 429/5xx.
@@ -233,6 +234,7 @@ class Indexer:
         # Published for /healthz (read by the HTTP thread; plain assignments are atomic).
         self.last_alive = time.monotonic()
         self.es_state = "up"
+        self._bulk_failing = False  # for logging the start and end of an outage once
         self.lag = 0
         self.docs_per_s = 0.0
         # Counters and their samples for rates.
@@ -484,14 +486,16 @@ class Indexer:
                 elif state == DLQ:
                     item.reason, item.failed_at = reason, _now_ms()
         except es_errors.ElasticsearchException as exc:
-            if self.es_state != "down":
+            if not self._bulk_failing:
+                self._bulk_failing = True
                 log.error("Elasticsearch at %s failed the bulk request (%s); keeping the batch "
                           "of %d records, partitions paused, retrying with back-off",
                           self.cfg.redacted_url(), _describe(exc), len(batch.items))
             self.es_state = "down"
             return False
-        if self.es_state != "up":
+        if self._bulk_failing:
             log.info("Elasticsearch at %s answers again; resuming", self.cfg.redacted_url())
+        self._bulk_failing = False
         self.es_state = "up"
         return True
 
@@ -552,7 +556,7 @@ class Indexer:
 
     def commit_offsets(self, offsets: dict[TopicPartition, Any]) -> None:
         """Commit synchronously (one seam, so a test can crash the process exactly here)."""
-        self.consumer.commit(offsets)
+        self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
 
     # ---- lag, rates, the periodic log line ----------------------------------------------
 
