@@ -77,6 +77,10 @@ def test_credentials_never_shown() -> None:
     cfg = load({"ELASTICSEARCH_URL": "https://elastic:s3cret@es.example:9200/"})
     assert cfg.redacted_url() == "https://***@es.example:9200"
     assert "s3cret" not in json.dumps(cfg.redacted(), default=str)
+    assert cfg.secrets() == ("elastic:s3cret@", "s3cret")
+    odd = load({"ELASTICSEARCH_URL": "http://elastic:p%40ss@es:9200"})
+    assert odd.secrets() == ("elastic:p%40ss@", "p%40ss", "p@ss")
+    assert load({"ELASTICSEARCH_URL": "http://elastic@es:9200"}).secrets() == ()
     with pytest.raises(ConfigError) as err:
         load({"ELASTICSEARCH_URL": "http://elastic:s3cret@es.example:notaport"})
     assert "s3cret" not in str(err.value)

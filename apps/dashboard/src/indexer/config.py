@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 
 class ConfigError(ValueError):
@@ -83,7 +83,8 @@ class Config:
         parts = urlsplit(self.elasticsearch_url)
         if not parts.password:
             return ()
-        return (f"{parts.username}:{parts.password}@", parts.password)
+        found = (f"{parts.username}:{parts.password}@", parts.password, unquote(parts.password))
+        return tuple(dict.fromkeys(found))  # percent-decoded too: the client decodes it
 
     def redacted(self) -> dict[str, object]:
         """Settings safe to log."""

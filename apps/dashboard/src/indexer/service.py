@@ -332,7 +332,6 @@ class Indexer:
                         len(self.batch.items))
             self.batch = None
         self.carry = []
-        self.paused = False
         for tp in revoked:
             self.committed.pop(tp, None)
             self._ends.pop(tp, None)
@@ -391,7 +390,6 @@ class Indexer:
             if self._attempt(batch):
                 if self.batch is batch:
                     self.batch = None
-                self._resume()
                 self.backoff = BACKOFF_FIRST_S
                 self.alive()
             elif not self.stopping.is_set():
@@ -399,6 +397,7 @@ class Indexer:
 
     def _fill(self) -> Batch | None:
         """Poll until the batch is full or INDEXER_FLUSH_MS passed; None when nothing came."""
+        self._resume()
         records, self.carry = self.carry, []
         deadline = time.monotonic() + self.cfg.flush_ms / 1000
         while len(records) < self.cfg.batch_max and not self.stopping.is_set():
@@ -444,11 +443,11 @@ class Indexer:
         return delay
 
     def _resume(self) -> None:
-        if self.paused:
-            paused = self.consumer.paused()
-            if paused:
-                self.consumer.resume(*paused)
-            self.paused = False
+        # Asks the consumer rather than trusting the flag: whatever is paused gets resumed.
+        paused = self.consumer.paused()
+        if paused:
+            self.consumer.resume(*paused)
+        self.paused = False
 
     # ---- one attempt at a batch ---------------------------------------------------------
 
