@@ -177,10 +177,13 @@ def test_batch_sends_only_the_last_action_per_document() -> None:
 def test_rejection_classes() -> None:
     assert rejection("index", {"status": 201}) == (DONE, None)
     assert rejection("delete", {"status": 404, "result": "not_found"}) == (DONE, None)
-    assert rejection("index", {"status": 429, "error": {"type": "x"}}) == (ES, None)
-    assert rejection("index", {"status": 503, "error": {"type": "x"}}) == (ES, None)
+    assert rejection("index", {"status": 429, "error": {"type": "x", "reason": "busy"}}) == (
+        ES, "429 x: busy")
+    assert rejection("index", {"status": 503, "error": {"type": "x"}})[0] == ES
     assert rejection("index", {"status": 404, "error": {
-        "type": "index_not_found_exception", "reason": "no such index"}}) == (ES, None)
+        "type": "index_not_found_exception", "reason": "no such index"}})[0] == ES
+    assert rejection("index", {"status": 403, "error": {
+        "type": "cluster_block_exception", "reason": "blocked"}})[0] == ES
     assert rejection("index", {"status": 400, "error": {
         "type": "mapper_parsing_exception", "reason": "failed to parse field [avg]"}}) == (
         DLQ, "elasticsearch rejected: mapper_parsing_exception: failed to parse field [avg]")

@@ -341,3 +341,28 @@ def test_sigterm_with_elasticsearch_unreachable_exits_cleanly_without_committing
     assert "s3cret" not in log and "elastic:" not in log and "***@127.0.0.1" in log
     assert "***search" not in log  # the user name "elastic" alone is not masked
     assert committed(boot, s["INDEXER_GROUP_ID"]) == {}
+
+
+def test_per_item_transient_errors_are_retried_not_dead_lettered(
+        setup: dict[str, str], es: Elasticsearch) -> None:
+    s, boot = setup, setup["KAFKA_BOOTSTRAP_SERVERS"]
+    # A write block answers every item 403 cluster_block_exception: not the document's fault.
+    es.indices.put_settings(index=s["AGGREGATES_INDEX"], body={"index.blocks.write": True})
+    p = producer(boot)
+    sent = [aggregate(f"sensor-{i:04d}", NOW, 20.0) for i in range(5)]
+    for d in sent:
+        send(p, s["AGGREGATES_TOPIC"], agg_key(d), d)
+    p.flush()
+    p.close()
+    indexer = IndexerProcess(s, "blocked")
+    try:
+        wait_until(lambda: "retrying them" in indexer.log_text(), 60, "a per-item retry")
+        time.sleep(2)
+        assert committed(boot, s["INDEXER_GROUP_ID"]) == {}
+        assert indexer.health()[1]["elasticsearch"] == "up"  # it answered; items were refused
+        es.indices.put_settings(index=s["AGGREGATES_INDEX"], body={"index.blocks.write": False})
+        wait_caught_up(s)
+        assert set(docs(es, s["AGGREGATES_INDEX"])) == {agg_key(d) for d in sent}
+        assert read_topic(boot, s["DEAD_LETTER_TOPIC"], expect=0, timeout=3) == []
+    finally:
+        assert indexer.stop() == 0

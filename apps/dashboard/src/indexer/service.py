@@ -83,6 +83,7 @@ class Batch:
     items: list[Item]
     offsets: dict[TopicPartition, int]  # next offset to commit per partition
     superseded: int = 0
+    retry_why: str | None = None
     attempts: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -188,7 +189,7 @@ def make_batch(cfg: Config, records: Iterable[Any]) -> Batch:
 
 
 def rejection(op: str, info: dict[str, Any]) -> tuple[str, str | None]:
-    """Classify one bulk item result: (DONE | ES (retry) | DLQ, dead-letter reason)."""
+    """Classify one bulk item result: (DONE, None) | (ES = retry, why) | (DLQ, reason)."""
     status = int(info.get("status", 500))
     error = info.get("error")
     if isinstance(error, dict):
@@ -200,7 +201,7 @@ def rejection(op: str, info: dict[str, Any]) -> tuple[str, str | None]:
     if op == "delete" and status == 404:
         return DONE, None  # nothing to delete (document or whole index missing): same end state
     if status == 429 or status >= 500 or etype in RETRYABLE_ERROR_TYPES:
-        return ES, None
+        return ES, f"{status} {etype}: {ereason}"  # why it is retried, for the log
     return DLQ, f"elasticsearch rejected: {etype}: {ereason}"
 
 
@@ -460,8 +461,9 @@ class Indexer:
             return False
         retry = batch.pending(ES)
         if retry:
-            log.warning("%d documents answered 429/5xx or a transient error by Elasticsearch; "
-                        "retrying them (attempt %d)", len(retry), batch.attempts)
+            log.warning("%d documents answered 429/5xx or a transient error by Elasticsearch "
+                        "(e.g. %s); retrying them (attempt %d)", len(retry), batch.retry_why,
+                        batch.attempts)
             return False
         if self.stopping.is_set():
             return False  # a stopping indexer does not commit; the batch is read again
@@ -484,6 +486,8 @@ class Indexer:
                     self.docs_total += 1
                 elif state == DLQ:
                     item.reason, item.failed_at = reason, _now_ms()
+                else:
+                    batch.retry_why = reason
         except es_errors.ElasticsearchException as exc:
             if not self._bulk_failing:
                 self._bulk_failing = True
