@@ -17,7 +17,14 @@ from harness.procs import free_port
 from kafka import KafkaConsumer, KafkaProducer
 
 from docker_e2e import engine
-from docker_e2e.wiring import app_env, apply_index_templates
+from docker_e2e.wiring import (
+    app_env,
+    apply_index_templates,
+    create_stack_topics,
+    es_documents,
+    read_topic,
+    start_indexer,
+)
 
 pytestmark = pytest.mark.services
 
@@ -154,3 +161,122 @@ def test_dashboard_container_serves_alerts_and_streams_them(
         while live["alert_id"] not in seen and time.monotonic() < stop:
             seen += stream.readline().decode()
     assert live["alert_id"] in seen, seen[-2000:]
+
+
+def test_indexer_container_ships_both_topics_into_elasticsearch(
+    app_images: engine.AppImages,
+    containers: engine.Containers,
+    kafka: Kafka,
+    elasticsearch: Elasticsearch,
+) -> None:
+    """The dashboard image with the described entrypoint and health check: alerts by
+    ``alert_id`` (the latest event wins), aggregates by record key (a tombstone deletes),
+    malformed records dead-lettered with a reason, under their own keys."""
+    suffix = uuid.uuid4().hex[:6]
+    topics = {
+        key: f"e2e-{name}-{suffix}"
+        for key, name in (
+            ("READINGS_TOPIC", "readings"),
+            ("ALERTS_TOPIC", "alerts"),
+            ("AGGREGATES_TOPIC", "aggs"),
+            ("DEAD_LETTER_TOPIC", "dlq"),
+            ("LATE_TOPIC", "late"),
+        )
+    }
+    indices = {"ALERTS_INDEX": f"e2e-alerts-{suffix}", "AGGREGATES_INDEX": f"e2e-aggs-{suffix}"}
+    create_stack_topics(kafka.bootstrap, topics)
+    apply_index_templates(elasticsearch.url, indices["ALERTS_INDEX"], indices["AGGREGATES_INDEX"])
+    indexer = start_indexer(
+        containers,
+        app_images["dashboard"].tag,
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+            "ELASTICSEARCH_URL": elasticsearch.url,
+            "ALERTS_TOPIC": topics["ALERTS_TOPIC"],
+            "AGGREGATES_TOPIC": topics["AGGREGATES_TOPIC"],
+            "DEAD_LETTER_TOPIC": topics["DEAD_LETTER_TOPIC"],
+            "INDEXER_GROUP_ID": f"indexer-e2e-{suffix}",
+        }
+        | indices,
+    )
+    opened: dict[str, Any] = {
+        "alert_id": "sensor-0042:high_temperature:1700000000000",
+        "sensor_id": "sensor-0042",
+        "site": "plant-b",
+        "rule": "high_temperature",
+        "severity": "critical",
+        "status": "open",
+        "value": 91.5,
+        "threshold": 80.0,
+        "started_at": 1_700_000_000_000,
+        "resolved_at": None,
+        "updated_at": 1_700_000_000_000,
+        "message": "temperature 91.5 °C above 80.0 °C",
+    }
+    resolved = opened | {
+        "status": "resolved",
+        "resolved_at": 1_700_000_060_000,
+        "updated_at": 1_700_000_060_000,
+    }
+    aggregate = {
+        "sensor_id": "sensor-0042",
+        "site": "plant-b",
+        "window_start": 1_700_000_040_000,
+        "window_end": 1_700_000_100_000,
+        "count": 12,
+        "min": 20.5,
+        "avg": 50.25,
+        "max": 91.5,
+    }
+    agg_id = "sensor-0042:1700000040000"
+    gone_id = "sensor-0042:1700000100000"  # indexed, then deleted by a tombstone
+    records: list[tuple[str, bytes | None, bytes | None]] = [
+        (topics["ALERTS_TOPIC"], b"sensor-0042", json.dumps(opened).encode()),
+        (topics["ALERTS_TOPIC"], b"sensor-0042", json.dumps(resolved).encode()),
+        (topics["ALERTS_TOPIC"], b"sensor-0043", b"not json"),
+        (topics["AGGREGATES_TOPIC"], agg_id.encode(), json.dumps(aggregate).encode()),
+        (topics["AGGREGATES_TOPIC"], gone_id.encode(), json.dumps(aggregate).encode()),
+        (topics["AGGREGATES_TOPIC"], gone_id.encode(), None),
+        (topics["AGGREGATES_TOPIC"], b"sensor-0044:1700000040000", b"[1, 2]"),
+    ]
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
+    futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
+    producer.flush()
+    for future in futures:
+        future.get(timeout=30)
+    producer.close()
+
+    def shipped() -> bool:
+        return es_documents(elasticsearch.url, indices["ALERTS_INDEX"]) == {
+            opened["alert_id"]: resolved
+        } and es_documents(elasticsearch.url, indices["AGGREGATES_INDEX"]) == {agg_id: aggregate}
+
+    engine.poll_until(
+        "the alert and the aggregate in Elasticsearch",
+        shipped,
+        90,
+        lambda: containers.logs(indexer.container)[-3000:],
+    )
+    letters = engine.poll_until(
+        "two dead letters",
+        lambda: (
+            d if len(d := read_topic(kafka.bootstrap, topics["DEAD_LETTER_TOPIC"])) >= 2 else None
+        ),
+        60,
+        lambda: containers.logs(indexer.container)[-3000:],
+    )
+    dead = sorted((json.loads(v or b"{}") for _, v in letters), key=lambda d: d["source_topic"])
+    assert [(d["source_topic"], d["payload"]) for d in dead] == [
+        (topics["AGGREGATES_TOPIC"], "[1, 2]"),
+        (topics["ALERTS_TOPIC"], "not json"),
+    ], dead
+    assert sorted(k for k, _ in letters) == [b"sensor-0043", b"sensor-0044:1700000040000"]
+    assert all(d["reason"] and d["failed_at"] > 0 for d in dead), dead
+
+    health = engine.poll_until(
+        "the indexer's /healthz: ok, Elasticsearch up, lag 0",
+        lambda: (h := _get_json(indexer.health_url)[1])["lag"] == 0 and h,
+        30,
+        lambda: containers.logs(indexer.container)[-3000:],
+    )
+    assert health["status"] == "ok" and health["elasticsearch"] == "up", health

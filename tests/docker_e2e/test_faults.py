@@ -2,7 +2,8 @@
 
 The pipeline is the one ``test_pipeline.py`` proves (Flink JobManager + TaskManager and the
 submitter from the alerts image, the simulator image streaming into Kafka, the job writing
-to Elasticsearch), on a Kafka and an Elasticsearch of its own (started here with the
+alerts and one-minute aggregates to Kafka, the indexer from the dashboard image shipping
+both into Elasticsearch), on a Kafka and an Elasticsearch of its own (started here with the
 harness, in their own directory) so that stopping them disturbs no other test. Four phases,
 each a simulator run in rate mode (real-time pacing, its own sensor range, so every
 ``(sensor_id, seq)`` is unique) with one fault in the middle of it:
@@ -11,17 +12,23 @@ each a simulator run in rate mode (real-time pacing, its own sensor range, so ev
 * the TaskManager container killed (``docker kill``) and a new one started (on its own RPC
   port, as a new container would have its own address): the job must come back from its
   last checkpoint;
-* Elasticsearch stopped for 30 s and started again (same port, same data directory);
+* Elasticsearch stopped for 30 s and started again (same port, same data directory): the
+  job does not notice (it writes only Kafka), the indexer pauses and resumes; its /healthz
+  is watched throughout (it must stay "ok", and say Elasticsearch is "down" whenever it
+  failed a bulk request during the outage);
 * 10,000 malformed messages of several kinds.
 
 After each phase one marker reading per partition (a "closer", far enough ahead in event
 time) moves the watermark past every minute of the phase, so the one-minute aggregates of
 every reading are emitted; the closers of the latest phase are the only readings still in an
-open minute. Then, once the outputs reach the produced count (polled, bounded) and the alerts
-index and topic hold the same alert ids, the accounting (an overshoot fails too):
+open minute. Then, once the outputs reach the produced count (polled, bounded), the alerts
+index and topic hold the same alert ids, and the aggregates index holds exactly the latest
+aggregate of every key of the aggregates topic (id = key), the accounting (an overshoot
+fails too):
 
     produced (simulator acks + closers + malformed, = the topic's end offsets)
-      == sum of aggregate ``count`` + dead letters + late readings + open closers
+      == sum of aggregate ``count`` (in Elasticsearch, = on the topic) + dead letters
+         + late readings + open closers
 
 and no duplicate alert: Elasticsearch ids are deterministic, so a duplicate would be a second
 document for the same episode; the alerts topic is at-least-once, so repeats of an identical
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 import urllib.request
 import uuid
@@ -53,12 +61,16 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from docker_e2e import engine
 from docker_e2e.wiring import (
+    RunningIndexer,
+    aggregates_mismatch,
     app_env,
     apply_index_templates,
     create_stack_topics,
     flink_mounts,
     flink_properties,
+    read_topic,
     service_command,
+    start_indexer,
 )
 
 pytestmark = pytest.mark.services
@@ -71,6 +83,8 @@ ES_DOWN_S = 30.0
 DRAIN_TIMEOUT_S = 300.0
 RUNNING_TIMEOUT_S = 240.0
 WINDOW_MS = 60_000
+# What the indexer logs when Elasticsearch fails a bulk request (once per outage).
+BULK_FAILED = "failed the bulk request"
 
 
 def _json(url: str) -> Any:
@@ -83,24 +97,41 @@ def _poll(what: str, check: Callable[[], Any], timeout: float, logs: Any = None)
     return engine.poll_until(what, check, timeout, logs, tolerate=(Exception,))
 
 
-def _read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
-    """Every record of ``topic`` up to its end offsets now, as (key, value)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+def _health(url: str) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of the indexer's /healthz (a 503 has a body too)."""
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        ends = consumer.end_offsets(parts)
-        out: list[tuple[bytes | None, bytes | None]] = []
-        deadline = time.monotonic() + 120
-        while any(consumer.position(p) < ends[p] for p in parts):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end in 120 s")
-            for records in consumer.poll(timeout_ms=1000, max_records=50_000).values():
-                out.extend((r.key, r.value) for r in records)
-        return out
-    finally:
-        consumer.close()
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+class HealthWatch:
+    """Polls the indexer's /healthz twice a second in the background; keeps what it saw."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: list[tuple[float, int, dict[str, Any]]] = []  # (monotonic s, status, body)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                code, body = _health(self.url)
+                self.seen.append((time.monotonic(), code, body))
+            except (OSError, ValueError) as err:
+                self.errors.append(f"{type(err).__name__}: {err}")
+            self._stop.wait(0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def between(self, start: float, end: float) -> list[tuple[int, dict[str, Any]]]:
+        return [(code, body) for t, code, body in self.seen if start <= t <= end]
 
 
 def _end_total(bootstrap: str, topic: str) -> int:
@@ -170,15 +201,18 @@ class Pipeline:
             "ALERTS_TOPIC": f"faults-alerts-{sfx}",
             "DEAD_LETTER_TOPIC": f"faults-dlq-{sfx}",
             "LATE_TOPIC": f"faults-late-{sfx}",
+            "AGGREGATES_TOPIC": f"faults-aggs-{sfx}",
+        }
+        self.indices = {
             "ALERTS_INDEX": f"faults-alerts-{sfx}",
             "AGGREGATES_INDEX": f"faults-aggs-{sfx}",
         }
+        self.sfx = sfx
         self.rest_port = free_port()
         self.rest_url = f"http://127.0.0.1:{self.rest_port}"
         self.env = app_env(
             "alerts-submit",
             KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
-            ELASTICSEARCH_URL=es.url,
             FLINK_REST_URL=self.rest_url,
             JOB_NAME=f"iot-alerts-faults-{sfx}",
             KAFKA_GROUP_ID=f"alerts-faults-{sfx}",
@@ -190,6 +224,7 @@ class Pipeline:
         self.tm = ""
         self.tm_generation = 0
         self.flink_mounts: tuple[str, ...] = ()
+        self.indexer: RunningIndexer | None = None
         self.partitions = 0
         self.produced = 0  # acknowledged by Kafka: simulator readings, closers, malformed
         self.closers_open = 0
@@ -204,6 +239,21 @@ class Pipeline:
         partitions = create_stack_topics(self.kafka.bootstrap, self.names)
         self.partitions = partitions["READINGS_TOPIC"]
         assert self.partitions > 1, "the fault test wants several readings partitions"
+
+    def start_indexer(self) -> None:
+        """The indexer from the dashboard image (the described entrypoint and health check),
+        shipping this test's alerts and aggregates topics into its indices."""
+        overrides = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
+            "ELASTICSEARCH_URL": self.es.url,
+            "ALERTS_TOPIC": self.names["ALERTS_TOPIC"],
+            "AGGREGATES_TOPIC": self.names["AGGREGATES_TOPIC"],
+            "DEAD_LETTER_TOPIC": self.names["DEAD_LETTER_TOPIC"],
+            "INDEXER_GROUP_ID": f"indexer-faults-{self.sfx}",
+        }
+        self.indexer = start_indexer(
+            self.containers, self.images["dashboard"].tag, overrides | self.indices
+        )
 
     def start_taskmanager(self) -> None:
         """A TaskManager container from the alerts image (a new one after each kill).
@@ -230,12 +280,15 @@ class Pipeline:
         )
 
     def logs(self) -> str:
-        """The tails of the Flink containers' logs, for failure messages."""
+        """The tails of the Flink containers' and the indexer's logs, for failure messages."""
+        indexer = self.containers.logs(self.indexer.container) if self.indexer else ""
         return (
             "--- jobmanager ---\n"
             + self.containers.logs(self.jm)[-3000:]
             + "\n--- taskmanager ---\n"
             + self.containers.logs(self.tm)[-4000:]
+            + "\n--- indexer ---\n"
+            + indexer[-3000:]
         )
 
     def start_flink_and_submit(self) -> None:
@@ -415,8 +468,8 @@ class Pipeline:
 
     def aggregated(self) -> int:
         """Readings reflected in the aggregates: the sum of ``count`` over every minute."""
-        es = EsClient(self.es.url, request_timeout=10)
-        index = self.names["AGGREGATES_INDEX"]
+        es = EsClient(self.es.url, timeout=10)
+        index = self.indices["AGGREGATES_INDEX"]
         if not es.indices.exists(index=index):
             return 0
         es.indices.refresh(index=index)
@@ -427,13 +480,13 @@ class Pipeline:
 
     def dead_letters(self) -> tuple[int, int, Counter[str]]:
         """(distinct dead letters by original key, records on the topic, reasons)."""
-        records = _read_topic(self.kafka.bootstrap, self.names["DEAD_LETTER_TOPIC"])
+        records = read_topic(self.kafka.bootstrap, self.names["DEAD_LETTER_TOPIC"])
         reasons = Counter(json.loads(v or b"{}").get("reason", "") for _, v in records)
         return len({k for k, _ in records}), len(records), reasons
 
     def late(self) -> tuple[int, int]:
         """(distinct late readings by (sensor_id, seq), records on the late topic)."""
-        records = _read_topic(self.kafka.bootstrap, self.names["LATE_TOPIC"])
+        records = read_topic(self.kafka.bootstrap, self.names["LATE_TOPIC"])
         distinct = {
             (d["sensor_id"], d["seq"]) for d in (json.loads(v or b"{}") for _, v in records)
         }
@@ -441,8 +494,8 @@ class Pipeline:
 
     def alerts_in_es(self) -> dict[str, dict[str, Any]]:
         """Every alert document, by id."""
-        es = EsClient(self.es.url, request_timeout=10)
-        index = self.names["ALERTS_INDEX"]
+        es = EsClient(self.es.url, timeout=10)
+        index = self.indices["ALERTS_INDEX"]
         if not es.indices.exists(index=index):
             return {}
         es.indices.refresh(index=index)
@@ -453,8 +506,17 @@ class Pipeline:
         """Every event on the alerts topic."""
         return [
             json.loads(v or b"{}")
-            for _, v in _read_topic(self.kafka.bootstrap, self.names["ALERTS_TOPIC"])
+            for _, v in read_topic(self.kafka.bootstrap, self.names["ALERTS_TOPIC"])
         ]
+
+    def aggregates_mismatch(self) -> tuple[dict[str, dict[str, Any]], str]:
+        """(the aggregates topic's latest values by key, "" or how the index differs)."""
+        return aggregates_mismatch(
+            self.kafka.bootstrap,
+            self.names["AGGREGATES_TOPIC"],
+            self.es.url,
+            self.indices["AGGREGATES_INDEX"],
+        )
 
 
 def _malformed(i: int, ts: int) -> tuple[str, bytes]:
@@ -502,7 +564,7 @@ def _alert_duplicates(docs: dict[str, dict[str, Any]]) -> list[str]:
 def _account(p: Pipeline, row: Row, input_done: float) -> None:
     """Wait for the pipeline to drain, then fill ``row`` and assert the accounting."""
     target = p.produced - p.closers_open
-    seen: dict[str, int] = {}
+    seen: dict[str, Any] = {}
 
     def drained() -> bool:
         seen["aggregated"] = p.aggregated()
@@ -511,9 +573,16 @@ def _account(p: Pipeline, row: Row, input_done: float) -> None:
         outputs = seen["aggregated"] + seen["dead"] + seen["late"]
         if outputs < target:
             return False
-        # alerts: the topic and the index agree on the ids (both sinks caught up)
-        ids = {e["alert_id"] for e in p.alert_events()}
-        return ids == set(p.alerts_in_es())
+        # alerts: the index holds the latest event of every alert on the topic (the
+        # indexer caught up)
+        latest = {e["alert_id"]: e for e in p.alert_events()}
+        seen["alerts"] = (len(latest), len(in_es := p.alerts_in_es()))
+        if latest != in_es:
+            return False
+        # aggregates: the index holds exactly the topic's latest value of every key
+        _, mismatch = p.aggregates_mismatch()
+        seen["aggregates"] = mismatch
+        return not mismatch
 
     _poll(
         f"{row.fault}: the outputs accounting for {target} readings",
@@ -531,6 +600,8 @@ def _account(p: Pipeline, row: Row, input_done: float) -> None:
     docs = p.alerts_in_es()
     events = p.alert_events()
     row.alerts = len(docs)
+    latest = {e["alert_id"]: e for e in events}
+    on_topic, mismatch = p.aggregates_mismatch()
     row.dup_es = len(_alert_duplicates(docs))
     keys = Counter((e["alert_id"], e["status"], e["updated_at"]) for e in events)
     row.dup_topic = sum(n - 1 for n in keys.values())
@@ -540,6 +611,12 @@ def _account(p: Pipeline, row: Row, input_done: float) -> None:
     assert row.topic_total == row.produced, row
     # Every reading is accounted for, once.
     assert row.produced == row.aggregated + row.dead + row.late + row.open_closers, row
+    # The aggregates topic (keys = document ids) holds what the index holds.
+    assert not mismatch, mismatch
+    assert sum(a["count"] for a in on_topic.values()) == row.aggregated, row
+    assert all(k == f"{a['sensor_id']}:{a['window_start']}" for k, a in on_topic.items())
+    # The alerts index holds the latest event of every alert on the topic, nothing else.
+    assert docs == latest, {k: (docs.get(k), latest.get(k)) for k in set(docs) ^ set(latest)}
     # No second document for one alert episode.
     assert row.dup_es == 0, _alert_duplicates(docs)
     # At-least-once on the topic: repeats must be identical events, and none is missing.
@@ -582,7 +659,9 @@ def test_faults_with_accounting(
     # The images build in threads; the services start in this thread, because the harness
     # ties each server's life to the thread that started it (Linux parent-death signal).
     with ThreadPoolExecutor(2) as pool:
-        images_f = [pool.submit(app_images.__getitem__, app) for app in ("alerts", "simulator")]
+        images_f = [
+            pool.submit(app_images.__getitem__, app) for app in ("alerts", "simulator", "dashboard")
+        ]
         kafka = kafka_mod.start_zookeeper_mode(work / "kafka")
         try:
             es = es_mod.start(work / "elasticsearch")
@@ -599,9 +678,10 @@ def test_faults_with_accounting(
     try:
         p = Pipeline(kafka, es, containers, app_images, tmp_path)
         p.create_topics()
-        apply_index_templates(es.url, p.names["ALERTS_INDEX"], p.names["AGGREGATES_INDEX"])
+        apply_index_templates(es.url, p.indices["ALERTS_INDEX"], p.indices["AGGREGATES_INDEX"])
+        p.start_indexer()
         p.start_flink_and_submit()
-        rows = _run_faults(p)
+        rows, outage = _run_faults(p)
     finally:
         kafka.stop()
         es.stop()
@@ -615,14 +695,19 @@ def test_faults_with_accounting(
         "produced .. dup topic are cumulative; restarts = job failovers during the phase; "
         "to RUNNING = from the service back (taskmanager: from the kill) to every task "
         "RUNNING; drain = from the last input to the accounting holding",
+        outage,
     ]
     text = table + "\n" + "\n".join(notes) + "\n"
     print("\n" + text)
     (tmp_path / "faults.txt").write_text(text)
 
 
-def _run_faults(p: Pipeline) -> list[Row]:
+def _run_faults(p: Pipeline) -> tuple[list[Row], str]:
+    """The four faults; returns their rows and what the indexer's /healthz said during the
+    Elasticsearch outage."""
     rows: list[Row] = []
+    assert p.indexer is not None
+    indexer = p.indexer
 
     def kafka_restart() -> float:
         p.kafka.restart_broker()
@@ -647,15 +732,30 @@ def _run_faults(p: Pipeline) -> list[Row]:
 
     rows.append(_fault_phase(p, "taskmanager killed", kill_taskmanager))
 
+    watch = HealthWatch(indexer.health_url)
+    window: dict[str, float] = {}
+    failures: dict[str, int] = {}  # the indexer's "bulk request failed" log lines so far
+
+    def bulk_failures() -> int:
+        return p.containers.logs(indexer.container).count(BULK_FAILED)
+
     def es_outage() -> float:
+        failures["before"] = bulk_failures()
+        window["stopped"] = time.monotonic()
         p.es.stop()
         time.sleep(ES_DOWN_S)  # the fault itself: Elasticsearch away for this long
+        failures["during"] = bulk_failures() - failures["before"]
         p.es.start_again()
         back = time.monotonic()
+        window["back"] = back
         p.wait_running()
         return time.monotonic() - back
 
-    rows.append(_fault_phase(p, f"elasticsearch {ES_DOWN_S:.0f}s down", es_outage))
+    try:
+        rows.append(_fault_phase(p, f"elasticsearch {ES_DOWN_S:.0f}s down", es_outage))
+    finally:
+        watch.stop()
+    outage = _check_outage(p, indexer, watch, window, failures["during"])
 
     reasons: Counter[str] = Counter()
 
@@ -669,4 +769,50 @@ def _run_faults(p: Pipeline) -> list[Row]:
     # Several distinct reasons, each named: the dead letters say why.
     assert len(reasons) >= 8 and "" not in reasons, reasons
     assert sum(reasons.values()) >= MALFORMED, reasons
-    return rows
+    return rows, outage
+
+
+def _check_outage(
+    p: Pipeline,
+    indexer: RunningIndexer,
+    watch: HealthWatch,
+    window: dict[str, float],
+    failed_bulks: int,
+) -> str:
+    """What the indexer's /healthz said while Elasticsearch was away, checked; a note line.
+
+    Throughout, the indexer is alive (200, "ok": it waits, it does not stall or exit); if it
+    failed a bulk request in the outage (its log says so) it reported Elasticsearch "down"
+    until a bulk request went through again; after the phase it reports "up", lag 0, and
+    Docker still finds it healthy by its described health check.
+    """
+    during = watch.between(window["stopped"], window["back"])
+    after = watch.between(window["back"], float("inf"))
+    assert during, f"no /healthz answer during the outage: {watch.errors[-5:]}"
+    assert all(code == 200 and b["status"] == "ok" for code, b in during + after), [
+        (code, b) for code, b in during + after if code != 200 or b["status"] != "ok"
+    ]
+    states = [b["elasticsearch"] for _, b in during]
+    if failed_bulks:
+        # It logs the failure when it turns "down", before its next /healthz answer.
+        assert "down" in states, (states, p.containers.logs(indexer.container)[-3000:])
+
+    # (its lag is refreshed every second, so it may trail the accounting by a moment)
+    def up_and_idle() -> bool:
+        code, body = _health(indexer.health_url)
+        return code == 200 and body["elasticsearch"] == "up" and body["lag"] == 0
+
+    _poll(
+        "the indexer reporting Elasticsearch up and lag 0",
+        up_and_idle,
+        30,
+        lambda: p.containers.logs(indexer.container)[-3000:],
+    )
+    assert p.containers.state(indexer.container)["Health"]["Status"] == "healthy"  # type: ignore[index]
+    counts = Counter(states)
+    return (
+        f"indexer /healthz during the {ES_DOWN_S:.0f} s outage: {len(during)} answers, all "
+        f"200 ok; elasticsearch {dict(counts)} "
+        f"({failed_bulks} failed bulk request(s) logged in the outage); "
+        f"after: up, lag 0, container healthy"
+    )

@@ -2,9 +2,12 @@
 
 Flink (JobManager + TaskManager) runs from the alerts image, the job is submitted by the
 alerts image's keeper with the description's own command, the simulator image
-replays a scenario into Kafka, and the dashboard image serves what the job wrote. The
-expected alerts are computed independently by the pure rules (``alerts.rules``) from the
-scenario, then compared exactly with what is in Elasticsearch.
+replays a scenario into Kafka, the job writes alerts and one-minute aggregates to Kafka, the
+indexer (the dashboard image with the described entrypoint) ships both into Elasticsearch,
+and the dashboard image serves them. The expected alerts are computed independently by the
+pure rules (``alerts.rules``) from the scenario, then compared exactly with what is in
+Elasticsearch; the expected aggregates likewise with the ``readings-1m`` topic (keys) and
+the index (document ids).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from kafka import KafkaConsumer
 
 from docker_e2e import engine
 from docker_e2e.wiring import (
+    aggregates_mismatch,
     app_env,
     apply_index_templates,
     create_stack_topics,
     flink_mounts,
     flink_properties,
+    read_topic,
     service_command,
+    start_indexer,
 )
 
 pytestmark = pytest.mark.services
@@ -68,6 +74,35 @@ def _scenario() -> list[dict[str, Any]]:
             )
     lines.append({"raw": "{broken json", "key": "e2e-hot"})
     return lines
+
+
+def _expected_aggregates(env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Doc id -> aggregate of every minute the scenario's watermark closes.
+
+    The watermark is the newest event time less the allowed out-of-orderness, so the last
+    minute (its readings are the newest) stays open; every other minute is emitted once.
+    """
+    window = 60_000
+    watermark = T0 + (STEPS - 1) * STEP_MS - int(env["WATERMARK_OUT_OF_ORDERNESS_MS"])
+    minutes: dict[tuple[str, int], list[float]] = {}
+    for line in _scenario():
+        if "raw" not in line:
+            start = line["ts"] // window * window
+            minutes.setdefault((line["sensor_id"], start), []).append(line["temperature_c"])
+    return {
+        f"{sensor}:{start}": {
+            "sensor_id": sensor,
+            "site": "plant-e2e",
+            "window_start": start,
+            "window_end": start + window,
+            "count": len(temps),
+            "min": min(temps),
+            "avg": sum(temps) / len(temps),
+            "max": max(temps),
+        }
+        for (sensor, start), temps in minutes.items()
+        if start + window <= watermark
+    }
 
 
 def _expected_alerts(env: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -126,22 +161,32 @@ def test_pipeline_from_the_images(
     names = {
         "READINGS_TOPIC": f"e2e-readings-{sfx}",
         "ALERTS_TOPIC": f"e2e-alerts-{sfx}",
-        "ALERTS_INDEX": f"e2e-alerts-{sfx}",
-        "AGGREGATES_INDEX": f"e2e-aggs-{sfx}",
+        "AGGREGATES_TOPIC": f"e2e-aggs-{sfx}",
+        "DEAD_LETTER_TOPIC": f"e2e-dlq-{sfx}",
     }
+    indices = {"ALERTS_INDEX": f"e2e-alerts-{sfx}", "AGGREGATES_INDEX": f"e2e-aggs-{sfx}"}
     addresses = {"KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "ELASTICSEARCH_URL": elasticsearch.url}
     alerts_env = app_env(
         "alerts-submit",
-        **addresses,
+        KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
         **names,
         FLINK_REST_URL=rest_url,
-        DEAD_LETTER_TOPIC=f"e2e-dlq-{sfx}",
         LATE_TOPIC=f"e2e-late-{sfx}",
         JOB_NAME=f"iot-alerts-e2e-{sfx}",
         KAFKA_GROUP_ID=f"alerts-e2e-{sfx}",
     )
-    apply_index_templates(elasticsearch.url, names["ALERTS_INDEX"], names["AGGREGATES_INDEX"])
+    apply_index_templates(elasticsearch.url, indices["ALERTS_INDEX"], indices["AGGREGATES_INDEX"])
     create_stack_topics(kafka.bootstrap, alerts_env)  # as the stack does, before the job
+
+    # The indexer: the dashboard image with the described entrypoint and health check.
+    indexer = start_indexer(
+        containers,
+        app_images["dashboard"].tag,
+        addresses
+        | {k: names[k] for k in ("ALERTS_TOPIC", "AGGREGATES_TOPIC", "DEAD_LETTER_TOPIC")}
+        | indices
+        | {"INDEXER_GROUP_ID": f"indexer-e2e-{sfx}"},
+    )
 
     # Flink from the alerts image: the description's properties with loopback addresses.
     props = flink_properties(rest_port)
@@ -192,8 +237,7 @@ def test_pipeline_from_the_images(
             "dashboard",
             **addresses,
             ALERTS_TOPIC=names["ALERTS_TOPIC"],
-            ALERTS_INDEX=names["ALERTS_INDEX"],
-            AGGREGATES_INDEX=names["AGGREGATES_INDEX"],
+            **indices,
             DASHBOARD_BIND=f"127.0.0.1:{port}",
         ),
     )
@@ -230,19 +274,23 @@ def test_pipeline_from_the_images(
     es = EsClient(elasticsearch.url)
 
     def stored() -> dict[str, dict[str, Any]] | None:
-        if not es.indices.exists(index=names["ALERTS_INDEX"]):
+        if not es.indices.exists(index=indices["ALERTS_INDEX"]):
             return None
-        es.indices.refresh(index=names["ALERTS_INDEX"])
-        hits = es.search(index=names["ALERTS_INDEX"], size=100)["hits"]["hits"]
+        es.indices.refresh(index=indices["ALERTS_INDEX"])
+        hits = es.search(index=indices["ALERTS_INDEX"], size=100)["hits"]["hits"]
         docs = {h["_id"]: h["_source"] for h in hits}
         done = set(docs) == set(expected) and all(
             docs[k]["status"] == v["status"] for k, v in expected.items()
         )
         return docs if done else None
 
-    docs = engine.poll_until(
-        "the expected alerts in Elasticsearch", stored, 240, lambda: containers.logs(tm)[-4000:]
-    )
+    def logs() -> str:
+        return (
+            f"--- taskmanager ---\n{containers.logs(tm)[-4000:]}\n"
+            f"--- indexer ---\n{containers.logs(indexer.container)[-4000:]}"
+        )
+
+    docs = engine.poll_until("the expected alerts in Elasticsearch", stored, 240, logs)
     for alert_id, want in expected.items():
         got = docs[alert_id]
         for field in (
@@ -257,6 +305,44 @@ def test_pipeline_from_the_images(
         ):
             assert got[field] == want[field], (alert_id, field, got[field], want[field])
 
+    # The aggregates: on the topic under their document ids, and in the index under the same
+    # ids with the same values (shipped by the indexer).
+    want_aggs = _expected_aggregates(alerts_env)
+    assert len(want_aggs) == 2 * len(SENSORS), want_aggs
+
+    def aggregates_shipped() -> dict[str, dict[str, Any]] | None:
+        on_topic, mismatch = aggregates_mismatch(
+            kafka.bootstrap,
+            names["AGGREGATES_TOPIC"],
+            elasticsearch.url,
+            indices["AGGREGATES_INDEX"],
+        )
+        return on_topic if set(on_topic) == set(want_aggs) and not mismatch else None
+
+    aggs = engine.poll_until(
+        "the expected aggregates on the topic and in Elasticsearch",
+        aggregates_shipped,
+        120,
+        lambda: (
+            str(
+                aggregates_mismatch(
+                    kafka.bootstrap,
+                    names["AGGREGATES_TOPIC"],
+                    elasticsearch.url,
+                    indices["AGGREGATES_INDEX"],
+                )
+            )
+            + "\n"
+            + logs()
+        ),
+    )
+    for doc_id, want in want_aggs.items():
+        got = aggs[doc_id]
+        assert got == want | {"avg": pytest.approx(want["avg"])}, (doc_id, got, want)
+    # The aggregates topic is keyed exactly by the document ids (raw UTF-8, no quotes).
+    keys = {k for k, _ in read_topic(kafka.bootstrap, names["AGGREGATES_TOPIC"])}
+    assert keys == {k.encode() for k in want_aggs}, keys
+
     dlq = KafkaConsumer(
         alerts_env["DEAD_LETTER_TOPIC"],
         bootstrap_servers=kafka.bootstrap,
@@ -265,7 +351,8 @@ def test_pipeline_from_the_images(
     )
     dead = [json.loads(m.value) for m in dlq]
     dlq.close()
-    assert [d["payload"] for d in dead] == ["{broken json"]
+    # Only the job's one dead letter: the indexer rejected nothing.
+    assert [d["payload"] for d in dead] == ["{broken json"], dead
     assert dead[0]["reason"]
 
     listed = _json(f"{base}/api/alerts?status=any&size=100")
@@ -292,3 +379,13 @@ def test_pipeline_from_the_images(
     )
     checkpoints_dir = FLINK_CHECKPOINTS_DIR.removeprefix("file://")
     assert completed["external_path"].removeprefix("file:").startswith(checkpoints_dir)
+
+    # The indexer stayed healthy and reports Elasticsearch up and nothing left to ship.
+    assert containers.state(indexer.container)["Health"]["Status"] == "healthy"  # type: ignore[index]
+    health = engine.poll_until(
+        "the indexer's lag 0",
+        lambda: (h := _json(indexer.health_url))["lag"] == 0 and h,
+        60,
+        lambda: containers.logs(indexer.container)[-3000:],
+    )
+    assert health["status"] == "ok" and health["elasticsearch"] == "up", health

@@ -16,7 +16,12 @@ target does. Two kinds of redeploy, a reboot and a JobManager restart, one after
    and checkpoints are left on the volume.
 
 Each time a sensor that is hot before and cools down after must resolve the SAME alert; a
-job that forgot its state would leave that alert open forever.
+job that forgot its state would leave that alert open forever. The job writes Kafka only; the
+indexer (the dashboard image, the described entrypoint) ships alerts and aggregates into
+Elasticsearch and keeps running across the job's redeploys (the reboot restarts it too).
+After each redeploy the minutes its readings closed are on the aggregates topic (keyed by
+document id, each counting all its readings once, whatever state went through the redeploy)
+and in the index, which holds exactly the latest aggregate of every key of the topic.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from kafka import KafkaProducer
 from docker_e2e import engine
 from docker_e2e.engine import http_json
 from docker_e2e.wiring import (
+    aggregates_mismatch,
     app_env,
     apply_index_templates,
     create_stack_topics,
@@ -48,6 +54,7 @@ from docker_e2e.wiring import (
     flink_properties,
     service_command,
     service_health,
+    start_indexer,
 )
 
 pytestmark = pytest.mark.services
@@ -121,13 +128,26 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
         "ALERTS_TOPIC": f"rd-alerts-{sfx}",
         "DEAD_LETTER_TOPIC": f"rd-dlq-{sfx}",
         "LATE_TOPIC": f"rd-late-{sfx}",
-        "ALERTS_INDEX": f"rd-alerts-{sfx}",
-        "AGGREGATES_INDEX": f"rd-aggs-{sfx}",
+        "AGGREGATES_TOPIC": f"rd-aggs-{sfx}",
         "JOB_NAME": f"iot-alerts-rd-{sfx}",
         "KAFKA_GROUP_ID": f"alerts-rd-{sfx}",
     }
-    apply_index_templates(elasticsearch.url, names["ALERTS_INDEX"], names["AGGREGATES_INDEX"])
+    indices = {"ALERTS_INDEX": f"rd-alerts-{sfx}", "AGGREGATES_INDEX": f"rd-aggs-{sfx}"}
+    apply_index_templates(elasticsearch.url, indices["ALERTS_INDEX"], indices["AGGREGATES_INDEX"])
     create_stack_topics(kafka.bootstrap, names)
+    indexer = start_indexer(
+        containers,
+        app_images["dashboard"].tag,
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+            "ELASTICSEARCH_URL": elasticsearch.url,
+            "ALERTS_TOPIC": names["ALERTS_TOPIC"],
+            "AGGREGATES_TOPIC": names["AGGREGATES_TOPIC"],
+            "DEAD_LETTER_TOPIC": names["DEAD_LETTER_TOPIC"],
+            "INDEXER_GROUP_ID": f"indexer-rd-{sfx}",
+        }
+        | indices,
+    )
     image = app_images["alerts"].tag
     mounts = flink_mounts(containers.prefix)  # kept across the Flink replacement, as a volume
 
@@ -149,7 +169,6 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
         return app_env(
             "alerts-submit",
             KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
-            ELASTICSEARCH_URL=elasticsearch.url,
             FLINK_REST_URL=rest_url,
             **names,
         )
@@ -242,10 +261,10 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
 
     def alerts() -> dict[str, str]:
         """Alert id -> status, as stored in Elasticsearch."""
-        if not es.indices.exists(index=names["ALERTS_INDEX"]):
+        if not es.indices.exists(index=indices["ALERTS_INDEX"]):
             return {}
-        es.indices.refresh(index=names["ALERTS_INDEX"])
-        hits = es.search(index=names["ALERTS_INDEX"], size=100)["hits"]["hits"]
+        es.indices.refresh(index=indices["ALERTS_INDEX"])
+        hits = es.search(index=indices["ALERTS_INDEX"], size=100)["hits"]["hits"]
         return {h["_id"]: h["_source"]["status"] for h in hits}
 
     def until_stored(what: str, want: dict[str, str], rest_url: str) -> None:
@@ -254,9 +273,70 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
             lambda: alerts() == want,
             180,
             lambda: (
-                f"in Elasticsearch: {alerts()}\n" + engine.job_report(rest_url, names["JOB_NAME"])
+                f"in Elasticsearch: {alerts()}\n"
+                + engine.job_report(rest_url, names["JOB_NAME"])
+                + f"--- indexer ---\n{containers.logs(indexer.container)[-3000:]}"
             ),
         )
+
+    ooo_ms = int(app_env("alerts-submit")["WATERMARK_OUT_OF_ORDERNESS_MS"])
+
+    def closed_minutes(stop: int) -> set[str]:
+        """Doc ids of the minutes closed once steps ``0..stop-1`` are in: every sensor's minutes
+        that end before the watermark (the newest reading less the out-of-orderness)."""
+        watermark = T0 + (stop - 1) * STEP_MS - ooo_ms
+        return {
+            f"{sensor}:{start}"
+            for sensor in SENSORS
+            for start in range(T0, T0 + stop * STEP_MS, 60_000)
+            if start + 60_000 <= watermark
+        }
+
+    def watermarks(rest_url: str, job: str) -> str:
+        """``job``'s watermark per operator (what closes a minute), for a failure message."""
+        try:
+            lines = []
+            for vertex in http_json(f"{rest_url}/jobs/{job}")["vertices"]:
+                marks = http_json(f"{rest_url}/jobs/{job}/vertices/{vertex['id']}/watermarks")
+                lines.append(f"{vertex['name'][:70]}: {[m['value'] for m in marks]}")
+            return f"watermarks of {job}:\n" + "\n".join(lines)
+        except (OSError, ValueError, KeyError) as err:
+            return f"watermarks of {job} unavailable: {err}"
+
+    def until_aggregated(what: str, stop: int, rest_url: str, job: str) -> None:
+        """The aggregates of every closed minute so far (each counting its 12 readings once,
+        whichever redeploy its window state went through) on the topic keyed by their document
+        ids, and in the index exactly as the latest record of each key."""
+        closed = closed_minutes(stop)
+
+        def report() -> str:
+            on_topic, mismatch = aggregates_mismatch(
+                kafka.bootstrap,
+                names["AGGREGATES_TOPIC"],
+                elasticsearch.url,
+                indices["AGGREGATES_INDEX"],
+            )
+            return (
+                f"expected ids: {sorted(closed)}\non the topic: {on_topic}\n{mismatch}\n"
+                + watermarks(rest_url, job)
+                + f"\n--- indexer ---\n{containers.logs(indexer.container)[-2000:]}"
+            )
+
+        def shipped() -> dict[str, dict[str, Any]] | None:
+            on_topic, mismatch = aggregates_mismatch(
+                kafka.bootstrap,
+                names["AGGREGATES_TOPIC"],
+                elasticsearch.url,
+                indices["AGGREGATES_INDEX"],
+            )
+            return on_topic if set(on_topic) == closed and not mismatch else None
+
+        got = engine.poll_until(
+            f"{what}: the {len(closed)} aggregates of the closed minutes", shipped, 120, report
+        )
+        assert all(k == f"{a['sensor_id']}:{a['window_start']}" for k, a in got.items()), got
+        per_minute = 60_000 // STEP_MS
+        assert all(a["count"] == per_minute for a in got.values()), got
 
     def checkpoint_from_now(rest_url: str, job: str, what: str) -> None:
         """Wait for a checkpoint of ``job`` triggered from now on (so it holds ``what``)."""
@@ -291,6 +371,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     middle = _statuses(names, range(BEFORE.start, MIDDLE.stop))
     assert _high(middle) == ["resolved", "open"] and set(before) < set(middle)  # A, B
     until_stored("alert A resolved by the restored job, alert B open", middle, rest_url)
+    until_aggregated("redeploy 1", MIDDLE.stop, rest_url, second)
 
     # Redeploy 2: a new image replaces the Flink containers; the job dies with them after a
     # checkpoint that holds alert B (taken after B was seen stored).
@@ -309,16 +390,18 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     after = _statuses(names, range(BEFORE.start, AFTER.stop))
     assert set(middle) < set(after) and _high(after) == ["resolved", "resolved", "open"]
     until_stored("alert B resolved by the job restored from a checkpoint, C open", after, rest_url)
+    until_aggregated("redeploy 2", AFTER.stop, rest_url, third)
 
     # A reboot: the daemon restarts every container that runs (each has a restart policy in
-    # the stack; an exited one stays exited). Nothing is typed; the job must come back by
-    # itself from the newest checkpoint, which holds alert C.
+    # the stack; an exited one stays exited), the indexer too. Nothing is typed; the job must
+    # come back by itself from the newest checkpoint, which holds alert C.
     checkpoint_from_now(rest_url, third, "alert C")
     before_id = int(completed_checkpoint(rest_url, third).rsplit("chk-", 1)[1])
     stack = [
         f"{containers.prefix}-{c}" for c in ("jobmanager-2", "taskmanager-2", "alerts-submit-3")
     ]
-    running = [c for c in stack if containers.state(c)["Running"]]
+    running = [c for c in [*stack, indexer.container] if containers.state(c)["Running"]]
+    assert indexer.container in running, containers.logs(indexer.container)[-3000:]
     restarted = time.monotonic()
     engine.docker("restart", "-t", "10", *running)
     fourth = new_job_running(rest_url, (first, second, third), 300, stack[-1])
@@ -337,6 +420,7 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     last_statuses = _statuses(names, range(BEFORE.start, LAST.stop))
     assert set(last_statuses) == set(after) and _high(last_statuses) == ["resolved"] * 3
     until_stored("alert C resolved after the reboot", last_statuses, rest_url)
+    until_aggregated("the reboot", LAST.stop, rest_url, fourth)
 
     # The JobManager and TaskManager alone restart (an out-of-memory kill, say): the keeper,
     # still running, starts the job again from the newest checkpoint.
@@ -367,6 +451,10 @@ def test_redeploys_resume_the_job_state_and_resolve_the_open_alerts(
     jobs = http_json(f"{rest_url}/jobs/overview")["jobs"]
     alive = [j["jid"] for j in jobs if j["name"] == names["JOB_NAME"] and j["state"] not in ENDED]
     assert alive == [fifth], jobs
+
+    # The aggregates of all those runs, once more after the last restore.
+    until_aggregated("after the JobManager and TaskManager restart", LAST.stop, rest_url, fifth)
+    assert containers.state(indexer.container)["Health"]["Status"] == "healthy"  # type: ignore[index]
     print(
         f"\njob RUNNING again {back_after_reboot:.1f} s after the reboot (docker restart of "
         f"{len(running)} containers), {back_after_flink_restart:.1f} s after a restart of the "
