@@ -22,10 +22,13 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   released (and here reachable) Elasticsearch connector; now only the Kafka connector and
   PyFlink constrain it.
 * Flink 2.2.1, the newest patch of the line the connector is released for (issue 15 moved
-  the job from 1.19.3). PyFlink 2.2 publishes cp39-cp312 wheels (manylinux x86_64, no
-  Linux aarch64), so 3.12 would be possible; our images and CI use 3.11 (the whole repo
-  moves Python at once, not this pin). PyFlink 2.x depends on ``apache-flink-libraries``
-  of the same version, published as a wheel (1.x had only an sdist).
+  the job from 1.19.3). 2.3.0 also runs the job with this connector (measured, see
+  :data:`CONNECTOR_RUNS_ON`), but 2.2 is the line the connector's maintainers release it
+  for, and 2.2.1 is a patch release where 2.3.0 is the first of its line. PyFlink 2.2
+  publishes cp39-cp312 wheels (manylinux x86_64, no Linux aarch64), so 3.12 would be
+  possible; our images and CI use 3.11 (the whole repo moves Python at once, not this
+  pin). PyFlink 2.x depends on ``apache-flink-libraries`` of the same version, published
+  as a wheel (1.x had only an sdist).
 * Elasticsearch is 7.17. It was chosen for the Flink connector above (its 7.10 REST
   client cannot parse an 8.x server's bulk responses), which the stack no longer runs;
   the server's version now binds only the Python ``elasticsearch`` client and Kibana,
@@ -367,13 +370,16 @@ PYFLINK_PYTHONS: dict[str, tuple[tuple[int, int], ...]] = {
 # Flink minor lines on which a connector released for a given Flink minor (the version's
 # suffix, 5.0.0-2.2 -> "2.2") is known to run. Flink 2.x connectors are released per minor
 # and compiled against @PublicEvolving/@Internal APIs that may change between minors, so a
-# line is listed only where it was run: 2.2 -> 2.2 is the release's own line (the harness
-# runs it: the job's tests, the harness smoke tests, the keeper against real Flink).
+# line is listed only where it was run. 5.0.0-2.2 (its parent pom compiles against Flink
+# 2.1.0 and Kafka clients 4.2.0): on 2.2 (its release's line) the harness runs it (the job's
+# tests, the harness smoke tests, the keeper against real Flink) and so does the alerts
+# image (tests/docker_e2e); on 2.3.0 the job's 42 tests passed with it in the harness
+# (apache-flink 2.3.0 wheel, measured for issue 15; the image was not run on 2.3).
 CONNECTOR_RUNS_ON: dict[str, tuple[str, ...]] = {
     "1.18": ("1.18",),
     "1.19": ("1.18", "1.19", "1.20"),
     "1.20": ("1.20",),
-    "2.2": ("2.2",),
+    "2.2": ("2.2", "2.3"),
 }
 
 # Java majors each Flink major runs on: 2.x dropped Java 8; apache/flink-docker builds the
