@@ -114,7 +114,10 @@ class JobLag:
     def root_exception(self) -> str:
         """The first lines of the job's latest failure, if any."""
         got = http_json(f"{self.rest_url}/jobs/{self.job_id}/exceptions?maxExceptions=1")
-        text = str(got.get("root-exception") or "")
+        # Flink 2 reports failures only as exceptionHistory entries (no root-exception).
+        entries = got.get("exceptionHistory", {}).get("entries") or []
+        newest = max(entries, key=lambda e: e.get("timestamp") or 0) if entries else {}
+        text = str(newest.get("stacktrace") or "")
         return "\n".join(text.splitlines()[:6])
 
     def backlog(self) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from harness import prerequisites
+from iotstack import versions
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHONPATH = os.pathsep.join([str(ROOT / "tests"), str(ROOT / "infra")])
@@ -242,7 +243,10 @@ def test_no_ensurepip_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_another_python_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prerequisites, "PYTHON", (3, 12))
     (problem,) = prerequisites.problems()
-    assert problem.startswith("Python 3.12 needed (PyFlink 1.19.3 wheels), this is 3.11.")
+    assert problem.startswith(
+        f"Python 3.12 needed (the apps' pinned Python, with PyFlink {versions.FLINK_VERSION}), "
+        "this is 3.11."
+    )
 
 
 def _readme_section(title: str) -> str:

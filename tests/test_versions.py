@@ -25,11 +25,12 @@ def test_pinned_versions_are_compatible() -> None:
     ("change", "message"),
     [
         (
-            {"flink": "2.0.0", "pyflink_package": "apache-flink==2.0.0"},
-            "cannot load the Kafka connector 3.2.0-1.19",
+            {"flink": "1.19.3", "pyflink_package": "apache-flink==1.19.3"},
+            "cannot load the Kafka connector 5.0.0-2.2",
         ),
-        ({"pyflink_package": "apache-flink==1.19.2"}, "PyFlink 1.19.2 must equal the Flink"),
-        ({"python": (3, 12)}, "PyFlink 1.19 has no wheels for Python 3.12"),
+        ({"java": 8}, "Flink 2.2.1 does not run on Java 8"),
+        ({"pyflink_package": "apache-flink==2.2.0"}, "PyFlink 2.2.0 must equal the Flink"),
+        ({"python": (3, 13)}, "PyFlink 2.2 has no wheels for Python 3.13"),
         ({"kibana": "7.17.28"}, "Kibana 7.17.28 must equal Elasticsearch 7.17.29"),
         (
             {"elasticsearch_client": "8.19.3"},

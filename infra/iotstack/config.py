@@ -57,7 +57,7 @@ KEYS: tuple[Key, ...] = (
         "string",
         "linux/amd64",
         "Platform the app images are built for, the same on every machine (reproducible"
-        " previews); only linux/amd64: PyFlink 1.19 has no arm64 wheel.",
+        " previews); only linux/amd64: PyFlink 2.2 has no Linux arm64 wheel.",
     ),
     Key(
         "bindAddress",

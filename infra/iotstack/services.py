@@ -383,8 +383,9 @@ def flink_properties(jm_mib: int, tm_mib: int) -> str:
     """The FLINK_PROPERTIES block the official image appends to its configuration."""
     return "\n".join(
         (
-            f"state.checkpoints.dir: {FLINK_CHECKPOINTS_DIR}",
-            f"state.savepoints.dir: {FLINK_SAVEPOINTS_DIR}",
+            # Flink 2 names (1.x: state.checkpoints.dir, state.savepoints.dir).
+            f"execution.checkpointing.dir: {FLINK_CHECKPOINTS_DIR}",
+            f"execution.checkpointing.savepoint-dir: {FLINK_SAVEPOINTS_DIR}",
             "jobmanager.rpc.address: jobmanager",
             "jobmanager.bind-host: 0.0.0.0",
             "taskmanager.bind-host: 0.0.0.0",

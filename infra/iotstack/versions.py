@@ -9,8 +9,9 @@ Why these versions fit together (checked by :func:`check_compatibility`):
 
 * The alerts job (Flink) writes only Kafka; a separate Python service, the indexer
   (apps/dashboard), ships its ``alerts`` and ``readings-1m`` topics into Elasticsearch.
-  So Flink loads one connector, ``flink-sql-connector-kafka`` 3.2.0-1.19, built for the
-  pinned Flink 1.19 line. Why no Elasticsearch connector in Flink: the Maven registry
+  So Flink loads one connector, ``flink-sql-connector-kafka`` 5.0.0-2.2, released for the
+  Flink 2.2 line (:data:`CONNECTOR_RUNS_ON` records where each connector line is known to
+  run, and how that was learnt). Why no Elasticsearch connector in Flink: the Maven registry
   reachable from this project's build machines is a *partial* mirror of Maven Central, so
   a 404 there does not mean "not published". On Central there are
   ``flink-sql-connector-elasticsearch7`` 3.1.0-1.19, 3.1.0-1.20 and 4.0.0-2.0 and
@@ -20,7 +21,16 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   writes only Kafka: an Elasticsearch sink in Flink would hold Flink to a line with a
   released (and here reachable) Elasticsearch connector; now only the Kafka connector and
   PyFlink constrain it.
-* PyFlink 1.19 supports CPython 3.8-3.11; our images and CI use 3.11.
+* Flink 2.2.1, the newest patch of the line the connector is released for (issue 15 moved
+  the job from 1.19.3). 2.3.0 also runs the job with this connector (measured, see
+  :data:`CONNECTOR_RUNS_ON`), but 2.2 is the line the connector's maintainers release it
+  for, and 2.2.1 is a patch release where 2.3.0 is the first of its line. PyFlink 2.2
+  publishes cp39-cp312 wheels (manylinux x86_64, no Linux aarch64), and the job's 42 tests
+  pass with PyFlink 2.2.1 on CPython 3.12.1 (measured for issue 15; grpc prints an ignored
+  atexit error at interpreter exit), so 3.12 is possible; our images and CI use 3.11 (the
+  whole repo moves Python at once, not this pin). PyFlink 2.x depends on
+  ``apache-flink-libraries`` of the same version, published as a wheel (1.x had only an
+  sdist).
 * Elasticsearch is 7.17. It was chosen for the Flink connector above (its 7.10 REST
   client cannot parse an 8.x server's bulk responses), which the stack no longer runs;
   the server's version now binds only the Python ``elasticsearch`` client and Kibana,
@@ -47,9 +57,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # --- Servers ---------------------------------------------------------------
-FLINK_VERSION = "1.19.3"
+FLINK_VERSION = "2.2.1"
 FLINK_SCALA_VERSION = "2.12"
-FLINK_KAFKA_CONNECTOR_VERSION = "3.2.0-1.19"
+FLINK_KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"
 
 KAFKA_ZK_VERSION = "3.9.1"  # mode "zookeeper": the last Kafka line with ZooKeeper
 KAFKA_KRAFT_VERSION = "4.1.1"  # mode "kraft"
@@ -104,9 +114,10 @@ IMAGES = {
 }
 
 # Platforms the app images can be built for (stack key ``imagePlatform``): apache-flink
-# 1.19.3 publishes manylinux wheels for x86_64 only (none for aarch64), and the alerts image
-# sets JAVA_HOME to Debian's amd64 JDK. An arm64 host builds and runs linux/amd64 images
-# under emulation (Docker Desktop has it; a Linux arm64 host needs binfmt/QEMU).
+# 2.2.1 publishes manylinux wheels for x86_64 only (none for aarch64, as 1.19.3), and the
+# alerts image sets JAVA_HOME to Debian's amd64 JDK. An arm64 host builds and runs
+# linux/amd64 images under emulation (Docker Desktop has it; a Linux arm64 host needs
+# binfmt/QEMU).
 BUILD_PLATFORMS = ("linux/amd64",)
 
 
@@ -117,8 +128,8 @@ _ZOOKEEPER_SRC = (
 _CP_KAFKA_SRC = "https://github.com/confluentinc/kafka-images/blob/7.9.2-post/kafka/"
 _APACHE_KAFKA_SRC = "https://github.com/apache/kafka/blob/4.1/docker/"
 _FLINK_SRC = (
-    "https://github.com/apache/flink-docker/blob/3679d8deb790720fa63d4682c1fc928c252e7d9f/"
-    "1.19/scala_2.12-java17-ubuntu/"
+    "https://github.com/apache/flink-docker/blob/2bc8536e8b7ef419f19c4136febdb6cb062a82a6/"
+    "2.2/scala_2.12-java17-ubuntu/"
 )
 _ELASTIC_SRC = (
     "https://github.com/elastic/dockerfiles/blob/d9ac58ef90275cd376c1a5addb431c5fdb2ed494/"
@@ -240,8 +251,11 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
     ),
     # Not run by the description: the alerts image (apps/alerts) runs Flink from the PyFlink
     # wheel and keeps this image's conventions (user flink 9999, /opt/flink, FLINK_PROPERTIES).
+    # Read in the 2.2 directory (the Dockerfile there downloads 2.2.0; a patch release
+    # changes only that URL): groupadd/useradd 9999, eclipse-temurin:17-jre-noble base; the
+    # entrypoint merges FLINK_PROPERTIES into config.yaml with bin/config-parser-utils.sh.
     "flink": ImageFacts(
-        read_for="flink:1.19.3-scala_2.12-java17",
+        read_for="flink:2.2.1-scala_2.12-java17",
         uid=9999,
         gids=(9999,),
         data_dirs={},
@@ -249,7 +263,9 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
         tools=("flink", "jobmanager.sh", "taskmanager.sh"),
         sources=(
             f"{_FLINK_SRC}Dockerfile",
-            f"{_FLINK_SRC}docker-entrypoint.sh",
+            f"{_FLINK_SRC}release.metadata",
+            "https://github.com/apache/flink-docker/blob/d5602ba49e5175ec2b6a33a281340ac9791b7dc7/"
+            "2.2/scala_2.12-java11-ubuntu/docker-entrypoint.sh",
         ),
     ),
     # elastic/dockerfiles, branch 7.17 (the 7.17.29 context): user elasticsearch 1000:1000,
@@ -341,20 +357,36 @@ class Pins:
     java: int = JAVA_VERSION
 
 
-# Python versions each PyFlink minor line publishes wheels for.
+# Python versions each PyFlink minor line publishes wheels for. 2.2 and 2.3: read from PyPI
+# (pip download --no-deps of 2.2.0, 2.2.1 and 2.3.0 for manylinux x86_64: cp39 to cp312
+# wheels, classifiers 3.9-3.12, Requires-Python >=3.9; no cp313 wheel).
 PYFLINK_PYTHONS: dict[str, tuple[tuple[int, int], ...]] = {
     "1.17": ((3, 7), (3, 8), (3, 9), (3, 10)),
     "1.18": ((3, 8), (3, 9), (3, 10), (3, 11)),
     "1.19": ((3, 8), (3, 9), (3, 10), (3, 11)),
     "1.20": ((3, 8), (3, 9), (3, 10), (3, 11)),
+    "2.2": ((3, 9), (3, 10), (3, 11), (3, 12)),
+    "2.3": ((3, 9), (3, 10), (3, 11), (3, 12)),
 }
 
-# Flink minor lines on which a connector built for a given Flink minor is known to run.
+# Flink minor lines on which a connector released for a given Flink minor (the version's
+# suffix, 5.0.0-2.2 -> "2.2") is known to run. Flink 2.x connectors are released per minor
+# and compiled against @PublicEvolving/@Internal APIs that may change between minors, so a
+# line is listed only where it was run. 5.0.0-2.2 (its parent pom compiles against Flink
+# 2.1.0 and Kafka clients 4.2.0): on 2.2 (its release's line) the harness runs it (the job's
+# tests, the harness smoke tests, the keeper against real Flink) and so does the alerts
+# image (tests/docker_e2e); on 2.3.0 the job's 42 tests passed with it in the harness
+# (apache-flink 2.3.0 wheel, measured for issue 15; the image was not run on 2.3).
 CONNECTOR_RUNS_ON: dict[str, tuple[str, ...]] = {
     "1.18": ("1.18",),
     "1.19": ("1.18", "1.19", "1.20"),
     "1.20": ("1.20",),
+    "2.2": ("2.2", "2.3"),
 }
+
+# Java majors each Flink major runs on: 2.x dropped Java 8; apache/flink-docker builds the
+# 2.2 images for java11, java17 and java21 (its 2.2/ directories).
+FLINK_JAVAS: dict[int, tuple[int, ...]] = {1: (8, 11, 17), 2: (11, 17, 21)}
 
 
 def _minor(version: str) -> str:
@@ -375,6 +407,11 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
         errors.append(
             f"Flink {pins.flink} cannot load the Kafka connector {connector} "
             f"(built for Flink {built_for}); pick a connector release for Flink {flink_minor}"
+        )
+    if pins.java not in FLINK_JAVAS.get(_major(pins.flink), ()):
+        errors.append(
+            f"Flink {pins.flink} does not run on Java {pins.java}; it runs on Java "
+            + ", ".join(str(j) for j in FLINK_JAVAS.get(_major(pins.flink), ()))
         )
     pyflink_version = pins.pyflink_package.split("==")[-1]
     if pyflink_version != pins.flink:

@@ -126,7 +126,10 @@ def job_report(rest_url: str, name: str) -> str:
     for job in jobs:
         lines.append(f"job {job['jid']} {job['state']} (tasks {job.get('tasks')})")
         with contextlib.suppress(OSError, ValueError, KeyError):
-            trace = http_json(f"{rest_url}/jobs/{job['jid']}/exceptions")["root-exception"]
+            # Flink 2 reports failures only as exceptionHistory entries (no root-exception).
+            history = http_json(f"{rest_url}/jobs/{job['jid']}/exceptions")["exceptionHistory"]
+            entries = sorted(history["entries"], key=lambda e: e.get("timestamp") or 0)
+            trace = entries[-1]["stacktrace"] if entries else ""
             if trace:
                 lines.append("latest failure:\n" + trace[:4000])
     return "\n".join(lines) + "\n"

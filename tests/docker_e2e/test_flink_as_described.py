@@ -88,6 +88,7 @@ def test_flink_runs_healthy_exactly_as_described(
     loaded = {e["key"]: e["value"] for e in _rest(containers, started["jobmanager"],
                                                   "/jobmanager/config")}
     described = described_flink_properties()
-    for key in ("state.checkpoints.dir", "state.savepoints.dir", "heartbeat.timeout",
+    for key in ("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir",
+                "heartbeat.timeout",
                 "jobmanager.memory.process.size", "jobmanager.rpc.address"):
         assert loaded.get(key) == described[key], (key, loaded.get(key), described[key])

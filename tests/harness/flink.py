@@ -105,9 +105,12 @@ class Flink:
             if current in ("FAILED", "CANCELED", "FINISHED") and current != state:
                 break
             time.sleep(0.5)
-        exceptions = self.get(f"/jobs/{job_id}/exceptions").get("root-exception", "")
+        # Flink 2 reports failures only as exceptionHistory entries (no root-exception).
+        entries = self.get(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+        newest = max(entries, key=lambda e: e.get("timestamp") or 0) if entries else {}
         raise ServiceError(
-            f"Flink job {job_id} is {current}, expected {state}\n{str(exceptions)[:3000]}"
+            f"Flink job {job_id} is {current}, expected {state}\n"
+            f"{str(newest.get('stacktrace', ''))[:3000]}"
         )
 
     def cancel(self, job_id: str) -> None:
@@ -161,8 +164,8 @@ def start(workdir: Path) -> Flink:
         "rest.port": rest_port,
         "blob.server.port": free_port(),
         "parallelism.default": 1,
-        "state.checkpoints.dir": f"file://{workdir / 'checkpoints'}",
-        "state.savepoints.dir": f"file://{workdir / 'savepoints'}",
+        "execution.checkpointing.dir": f"file://{workdir / 'checkpoints'}",
+        "execution.checkpointing.savepoint-dir": f"file://{workdir / 'savepoints'}",
         # The REST API's metrics are refreshed every second (default 10 s): benchmarks and
         # tests read progress from them.
         "metrics.fetcher.update-interval": 1000,

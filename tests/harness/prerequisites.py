@@ -112,7 +112,8 @@ def problems() -> list[str]:
     found: list[str] = []
     if sys.version_info[:2] != PYTHON:
         found.append(
-            f"Python {PYTHON[0]}.{PYTHON[1]} needed (PyFlink {versions.FLINK_VERSION} wheels), "
+            f"Python {PYTHON[0]}.{PYTHON[1]} needed (the apps' pinned Python, with PyFlink "
+            f"{versions.FLINK_VERSION}), "
             f"this is {sys.version.split()[0]}: apt-get install python3.11 python3.11-venv"
         )
     checks = [

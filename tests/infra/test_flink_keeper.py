@@ -2,7 +2,8 @@
 name is active, from the newest state on the volume, and keeps only the newest states.
 
 The keeper talks to a small fake of Flink's REST API here (the endpoints it uses, with the
-answers Flink 1.19 gives); against real Flink it runs in ``tests/docker_e2e/test_redeploy.py``.
+answers Flink 2.2 gives, as 1.19 did); against real Flink it runs in
+``tests/docker_e2e/test_redeploy.py``.
 """
 
 from __future__ import annotations
@@ -116,8 +117,11 @@ class FakeFlink:
             return {"jobs": self.jobs}
         if path == "/jobmanager/config":
             return [
-                {"key": "state.checkpoints.dir", "value": f"file://{self.checkpoints}"},
-                {"key": "state.savepoints.dir", "value": f"file://{self.savepoints}"},
+                {"key": "execution.checkpointing.dir", "value": f"file://{self.checkpoints}"},
+                {
+                    "key": "execution.checkpointing.savepoint-dir",
+                    "value": f"file://{self.savepoints}",
+                },
             ]
         if parts[0] == "jobs" and len(parts) == 3 and parts[2] == "checkpoints":
             done = self.completed.get(parts[1])

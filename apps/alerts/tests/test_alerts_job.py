@@ -12,7 +12,7 @@ import pytest
 
 import scenario
 from alerts.config import load
-from alerts.submit import SubmitError, deploy, submit, wait_for_cluster
+from alerts.submit import SubmitError, deploy, latest_failure, submit, wait_for_cluster
 from alerts_helpers import (
     aggregate_docs,
     alert_docs,
@@ -111,6 +111,15 @@ def test_scenario_gives_exactly_the_expected_outputs(flink: Flink, kafka: Kafka)
 def test_submitter_gives_up_after_its_bounded_wait_naming_the_url() -> None:
     with pytest.raises(SubmitError, match=r"Flink at http://127.0.0.1:9 was not ready after 1 s"):
         wait_for_cluster("http://127.0.0.1:9", timeout_s=1, poll_s=0.2)
+
+
+def test_the_reason_a_job_failed_is_its_newest_exception_history_entry() -> None:
+    # Flink 2's GET /jobs/<id>/exceptions has only exceptionHistory (no root-exception).
+    history = [{"stacktrace": "java.lang.A: old", "timestamp": 1},
+               {"stacktrace": "java.lang.B: new", "timestamp": 2}]
+    answer = {"exceptionHistory": {"entries": history, "truncated": False}}
+    assert latest_failure(answer) == "java.lang.B: new"
+    assert latest_failure({"exceptionHistory": {"entries": [], "truncated": False}}) == ""
 
 
 def test_a_state_that_cannot_be_restored_is_reported_and_the_job_runs_without_it(

@@ -6,14 +6,15 @@ the alerts image, as a long-running keeper (a container with a restart policy on
 
 On start (a deploy, or a restart of the keeper: a reboot) it first replaces the job: every
 active job of that name is stopped with a savepoint (``POST /jobs/<id>/stop``, into the
-cluster's ``state.savepoints.dir``); if a savepoint cannot be taken (the job is restarting,
-say) the job is cancelled and its last completed checkpoint, retained on cancellation, is
-used instead. Then, every ``KEEP_INTERVAL_S``, it ensures one job of that name is active:
-when there is none (the JobManager restarted and forgot it, someone cancelled it) it runs
-the image's submitter (``python -m alerts.submit`` with ``RESTORE_FROM``) from the newest
-savepoint or completed checkpoint on the volume; while one is CREATED, INITIALIZING,
-RUNNING, RESTARTING or RECONCILING it never submits. Open alerts stay open across all of
-it and are resolved later, instead of being orphaned by a job that forgot them.
+cluster's ``execution.checkpointing.savepoint-dir``); if a savepoint cannot be taken (the
+job is restarting, say) the job is cancelled and its last completed checkpoint, retained
+on cancellation, is used instead. Then, every ``KEEP_INTERVAL_S``, it ensures one job of
+that name is active: when there is none (the JobManager restarted and forgot it, someone
+cancelled it) it runs the image's submitter (``python -m alerts.submit`` with
+``RESTORE_FROM``) from the newest savepoint or completed checkpoint on the volume; while
+one is CREATED, INITIALIZING, RUNNING, RESTARTING or RECONCILING it never submits. Open
+alerts stay open across all of it and are resolved later, instead of being orphaned by a
+job that forgot them.
 
 Exactly one keeper runs: the Docker target deletes the old container before creating a new
 one, kind's Recreate strategy stops the old pod first; the keeper is the only submitter.
@@ -47,6 +48,11 @@ KEEP_INTERVAL_S = 5.0  # how often the keeper checks that the job is there
 # Written after every check that found exactly one active job; the health check reads its age.
 HEALTH_FILE = "/tmp/alerts-keeper.ok"
 HEALTH_MAX_AGE_S = 60
+# Where the cluster keeps checkpoints and savepoints: the Flink 2 names of these options (1.x
+# called them state.checkpoints.dir and state.savepoints.dir, which 2.x still reads as
+# deprecated keys; the stack's cluster is configured with these, see services.py).
+CHECKPOINTS_DIR_KEY = "execution.checkpointing.dir"
+SAVEPOINTS_DIR_KEY = "execution.checkpointing.savepoint-dir"
 
 
 class ReplaceError(RuntimeError):
@@ -127,12 +133,10 @@ def newest_state_on_volume(rest_url: str) -> str | None:
     and the job it ran died with it, leaving its checkpoints on the volume (a suspended job's
     checkpoints are kept). The stack's cluster runs only the alerts job.
     """
-    config = {e["key"]: e["value"] for e in _call(rest_url, "/jobmanager/config")}
+    checkpoints, savepoints = _cluster_dirs(rest_url)
     found: list[tuple[float, Path]] = []
-    checkpoints = _local_dir(config.get("state.checkpoints.dir"))
     if checkpoints is not None:
         found += [(m.stat().st_mtime, m.parent) for m in checkpoints.glob("*/chk-*/_metadata")]
-    savepoints = _local_dir(config.get("state.savepoints.dir"))
     if savepoints is not None:
         found += [(m.stat().st_mtime, m.parent) for m in savepoints.glob("savepoint-*/_metadata")]
     return f"file:{max(found)[1]}" if found else None
@@ -221,8 +225,8 @@ def states_to_delete(
 def _cluster_dirs(rest_url: str) -> tuple[Path | None, Path | None]:
     """(checkpoints, savepoints) directories of the cluster, as this process sees them."""
     config = {e["key"]: e["value"] for e in _call(rest_url, "/jobmanager/config")}
-    return _local_dir(config.get("state.checkpoints.dir")), _local_dir(
-        config.get("state.savepoints.dir")
+    return _local_dir(config.get(CHECKPOINTS_DIR_KEY)), _local_dir(
+        config.get(SAVEPOINTS_DIR_KEY)
     )
 
 

@@ -133,7 +133,7 @@ def validated_once(t_env: StreamTableEnvironment, checked: Table) -> Table:
         .build(),
     )
     t_env.create_temporary_view("checked_once", once)
-    names = [n for n in checked.get_schema().get_field_names() if n != "rowtime"]
+    names = [n for n in checked.get_resolved_schema().get_column_names() if n != "rowtime"]
     return t_env.sql_query(
         f"SELECT {', '.join(f'`{n}`' for n in names)}, event_time AS rowtime, proctime "
         "FROM checked_once"

@@ -143,6 +143,19 @@ def submit(
     return match.group(1), True
 
 
+def latest_failure(exceptions: Mapping[str, Any]) -> str:
+    """The stack trace of the newest failure in a ``GET /jobs/<id>/exceptions`` answer, or "".
+
+    Flink 2 answers only with ``exceptionHistory`` (its ``entries``, each with a
+    ``stacktrace`` and a ``timestamp``); 1.x's ``root-exception`` field is gone.
+    """
+    entries = (exceptions.get("exceptionHistory") or {}).get("entries") or []
+    if not entries:
+        return ""
+    newest = max(entries, key=lambda entry: entry.get("timestamp") or 0)
+    return str(newest.get("stacktrace") or "")
+
+
 def wait_running(rest_url: str, job_id: str, timeout_s: float, poll_s: float = 0.5) -> None:
     """Return once the job is RUNNING; raise with Flink's reason if it ends or takes longer."""
     deadline = time.monotonic() + timeout_s
@@ -159,7 +172,7 @@ def wait_running(rest_url: str, job_id: str, timeout_s: float, poll_s: float = 0
         time.sleep(poll_s)
     reason = ""
     with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-        reason = str(rest_get(rest_url, f"/jobs/{job_id}/exceptions").get("root-exception") or "")
+        reason = latest_failure(rest_get(rest_url, f"/jobs/{job_id}/exceptions"))
     raise SubmitError(
         f"job {job_id} is {state}, not RUNNING, {timeout_s:g} s after submission"
         + (f"; Flink says:\n{reason[:3000]}" if reason else "")
