@@ -72,7 +72,7 @@ def main() -> int:
             smoke._roundtrip(kafka.bootstrap)
             smoke._roundtrip(kraft.bootstrap)
             smoke.test_elasticsearch_index_and_search(es)
-            smoke.test_flink_job_reads_kafka_and_writes_elasticsearch(flink, kafka, es)
+            smoke.test_flink_job_reads_kafka_and_writes_kafka(flink, kafka)
         finally:
             stop.set()
         sampler.join()
