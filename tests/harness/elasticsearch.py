@@ -1,4 +1,9 @@
-"""A single-node Elasticsearch from the integ-test zip (no bundled JDK), security off."""
+"""A single-node Elasticsearch from the integ-test zip (no bundled JDK), security off.
+
+The 8.19 integ-test zip carries the x-pack-core and x-pack-security modules (so security is
+on unless switched off) but not the rest-root module: ``GET /`` and ``HEAD /`` answer 405
+here, while every other API the stack uses is present.
+"""
 
 from __future__ import annotations
 
@@ -80,6 +85,7 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         "-Eaction.auto_create_index=true",
         # Tests talk plain HTTP on loopback; the stack's own security switch lives in infra.
+        # 8.x enables security (and TLS auto-configuration) unless told otherwise.
         "-Expack.security.enabled=false",
     ]
     env = {
