@@ -66,7 +66,7 @@ def services(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
 
 def seed(es_url: str, kafka: str, n_alerts: int) -> dict[str, str]:
     """Fresh indices filled with contract-shaped alerts, and a fresh topic."""
-    es = Elasticsearch(es_url, timeout=60)
+    es = Elasticsearch(es_url, request_timeout=60)
     suffix = uuid.uuid4().hex[:8]
     names = {"ALERTS_INDEX": f"bench-alerts-{suffix}",
              "AGGREGATES_INDEX": f"bench-readings-1m-{suffix}",

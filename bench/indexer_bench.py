@@ -97,7 +97,7 @@ def run_one(es_url: str, kafka: str, topic: str, ends: dict[TopicPartition, int]
     """One `python -m indexer` run from an empty group to the end of the topic."""
     suffix = uuid.uuid4().hex[:8]
     index, group = f"bench-readings-1m-{suffix}", f"bench-indexer-{suffix}"
-    es = Elasticsearch(es_url, timeout=60)
+    es = Elasticsearch(es_url, request_timeout=60)
     ensure_index(es, index, "aggregates")
     total = sum(ends.values())
     env = {**os.environ, "PYTHONPATH": str(SRC), "KAFKA_BOOTSTRAP_SERVERS": kafka,

@@ -31,10 +31,14 @@ def test_pinned_versions_are_compatible() -> None:
         ({"java": 8}, "Flink 2.2.1 does not run on Java 8"),
         ({"pyflink_package": "apache-flink==2.2.0"}, "PyFlink 2.2.0 must equal the Flink"),
         ({"python": (3, 13)}, "PyFlink 2.2 has no wheels for Python 3.13"),
-        ({"kibana": "7.17.28"}, "Kibana 7.17.28 must equal Elasticsearch 7.17.29"),
+        ({"kibana": "8.19.20"}, "Kibana 8.19.20 must equal Elasticsearch 8.19.21"),
         (
-            {"elasticsearch_client": "8.19.3"},
-            "client 8.19.3 must have the server's major version 7",
+            {"elasticsearch_client": "7.17.13"},
+            "client 7.17.13 must have the server's major version 8",
+        ),
+        (
+            {"elasticsearch": "8.18.8", "kibana": "8.18.8"},
+            "client 8.19.3 is newer than the server 8.18.8: clients are forward compatible only",
         ),
         (
             {"elasticsearch": "9.1.0", "kibana": "9.1.0", "elasticsearch_client": "9.1.0"},
@@ -56,6 +60,13 @@ def test_each_broken_rule_is_named(change: dict[str, object], message: str) -> N
     assert any(message in e for e in errors), errors
     with pytest.raises(ValueError, match="incompatible pins"):
         versions.check_compatibility(pins)
+
+
+def test_an_older_client_minor_of_the_same_major_is_allowed() -> None:
+    # Elastic: clients are forward compatible (a client talks to servers of its major with an
+    # equal or greater minor), so 8.18 against 8.19 breaks no rule; 8.19 against 8.18 does.
+    pins = dataclasses.replace(versions.Pins(), elasticsearch_client="8.18.2")
+    assert versions.compatibility_errors(pins) == []
 
 
 def test_the_zookeeper_mode_image_runs_the_kafka_release_the_harness_tests() -> None:

@@ -309,11 +309,21 @@ def kafka(cfg: StackConfig, mem: int) -> Service:
 
 
 def elasticsearch(cfg: StackConfig, mem: int) -> Service:
-    """A single-node Elasticsearch; security off unless ``elasticsearchSecurity``."""
+    """A single-node Elasticsearch; security off unless ``elasticsearchSecurity``.
+
+    8.x turns security on by default and, on a first start without security settings,
+    auto-configures TLS and generates passwords. So ``xpack.security.enabled`` is set both
+    ways: ``false`` when the switch is off; when on, the ``elastic`` password comes from
+    ``ELASTIC_PASSWORD`` (the bootstrap password) and TLS is set off explicitly on HTTP and
+    transport, which also skips the auto-configuration: plain HTTP with basic auth inside the
+    stack's network, published on ``bindAddress`` (127.0.0.1) only. A single node
+    (``discovery.type=single-node``) needs no transport TLS.
+    """
     heap = _mib(0.5, mem)
     env: dict[str, EnvValue] = {
         "discovery.type": "single-node",  # also turns bootstrap checks into warnings
         "cluster.name": "iotstack",
+        # Explicit both ways: 8.x would otherwise enable security and TLS by itself.
         "xpack.security.enabled": "true" if cfg.elasticsearch_security else "false",
         "xpack.ml.enabled": "false",  # saves ~300 MiB and needs no extra native processes
         "node.store.allow_mmap": "false",  # kind nodes keep the default vm.max_map_count
@@ -358,9 +368,11 @@ def kibana(cfg: StackConfig, mem: int) -> Service:
         env=env,
         ports=(Port("http", 5601, cfg.kibana_port, NODE_PORTS["kibana"]),),
         health=HealthCheck(
-            # 7.x reports "state":"green", 8.x "level":"available"; either means ready.
+            # 8.x reports "overall":{"level":"available",...}; since 8.9 an unauthenticated
+            # request (security on) gets the redacted {"status":{"overall":{"level":...}}}
+            # with the same level (elastic/kibana#159768), so no credentials are needed.
             "curl -fsS http://127.0.0.1:5601/api/status "
-            '| grep -Eq \'"level":"available"|"overall":\\{[^}]*"state":"green"\'',
+            '| grep -Eq \'"overall":\\{[^}]*"level":"available"\'',
             interval_s=15,
             retries=20,
             start_period_s=90,

@@ -31,11 +31,18 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   whole repo moves Python at once, not this pin). PyFlink 2.x depends on
   ``apache-flink-libraries`` of the same version, published as a wheel (1.x had only an
   sdist).
-* Elasticsearch is 7.17. It was chosen for the Flink connector above (its 7.10 REST
-  client cannot parse an 8.x server's bulk responses), which the stack no longer runs;
-  the server's version now binds only the Python ``elasticsearch`` client and Kibana,
-  which must share its major version (an 8.x client sends ``compatible-with=8``, which a
-  7.x server rejects). 7.17 runs on Java 17; 9.x would need Java 21.
+* Elasticsearch is 8.19, the last 8.x minor (7.17 reached end of life on 2026-01-15).
+  It was 7.17 for a Flink connector (its 7.10 REST client cannot parse an 8.x server's bulk
+  responses) that the stack no longer runs; the server's version binds only the Python
+  ``elasticsearch`` client and Kibana. Kibana must equal Elasticsearch. Elastic documents
+  the language clients as *forward compatible*: a client works with servers of its major
+  and an equal or greater minor, and a newer minor's features need that minor's client
+  (https://www.elastic.co/guide/en/elasticsearch/client/python-api/8.x/overview.html,
+  "Compatibility"); another major is refused (an 8.x client sends ``compatible-with=8``,
+  which a 7.x server rejects). So the client's major must equal the server's and its minor
+  must not be newer; the pin takes the server's own minor, the newest 8.19 client (8.19.3).
+  8.19 runs on Java 17 (the integ-test zip bundles no JDK); 9.x would need Java 21, and the
+  Maven repository reachable here serves no 9.x integ-test zip.
 * Kafka 3.9 is the last line that runs with ZooKeeper (the default mode); 4.x is
   KRaft only. Both run on Java 17. The ASF's ``apache/kafka`` image runs KRaft only
   (KAFKA-16453), so the ZooKeeper-mode broker is Confluent's community ``cp-kafka``, whose
@@ -85,7 +92,7 @@ CONFLUENT_KAFKA: dict[str, str] = {
 # that jar; the zookeeper image must be the same release.
 KAFKA_BUILT_WITH_ZOOKEEPER: dict[str, str] = {"3.9": "3.8.4"}
 
-ELASTICSEARCH_VERSION = "7.17.29"
+ELASTICSEARCH_VERSION = "8.19.21"
 KIBANA_VERSION = ELASTICSEARCH_VERSION  # Kibana must equal Elasticsearch, always
 
 JAVA_VERSION = 17  # the JDK the harness uses; every server above runs on it
@@ -98,7 +105,7 @@ LOG4J2_VERSION = "2.24.3"
 # --- Python packages that must agree with the servers ----------------------
 PYTHON_VERSION = (3, 11)
 PYFLINK_PACKAGE = f"apache-flink=={FLINK_VERSION}"
-ELASTICSEARCH_CLIENT_VERSION = "7.17.13"
+ELASTICSEARCH_CLIENT_VERSION = "8.19.3"
 KAFKA_PYTHON_VERSION = "2.3.0"
 
 # --- Images (official bases; users pull these, tests build their own) -------
@@ -132,7 +139,7 @@ _FLINK_SRC = (
     "2.2/scala_2.12-java17-ubuntu/"
 )
 _ELASTIC_SRC = (
-    "https://github.com/elastic/dockerfiles/blob/d9ac58ef90275cd376c1a5addb431c5fdb2ed494/"
+    "https://github.com/elastic/dockerfiles/blob/f15851a9a22d36ecdf682c600f316b6b413e291a/"
 )
 _PYTHON_SRC = (
     "https://github.com/docker-library/python/blob/54a65f4ff531391810946ee17b0806accbda0fae/"
@@ -268,42 +275,52 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
             "2.2/scala_2.12-java11-ubuntu/docker-entrypoint.sh",
         ),
     ),
-    # elastic/dockerfiles, branch 7.17 (the 7.17.29 context): user elasticsearch 1000:1000,
-    # also in group root; run as root, the entrypoint chroots to 1000:0, run with --user it
-    # runs as given. data/ is owned by elasticsearch, group root. Environment names with a
-    # dot are settings (the Dockerfile sets ES_DISTRIBUTION_TYPE=docker, for which
-    # bin/elasticsearch-env turns names matching [a-z0-9_]+\.[a-z0-9_]+ into -E options);
-    # ES_JAVA_OPTS sizes the JVM; ELASTIC_PASSWORD seeds the bootstrap password. curl is
-    # installed in the final stage.
+    # elastic/dockerfiles, branch 8.19 (f15851a, the 8.19.10 context, the newest 8.19 context
+    # stored there; the 8.19 Dockerfile and entrypoint do not change between patches). Ubuntu
+    # 24.04 base; user elasticsearch is 1000:1000 and also in group root (usermod -aG root);
+    # the image's USER is 1000:0. data/ is chowned to elasticsearch and keeps group root. The
+    # Dockerfile sets ES_DISTRIBUTION_TYPE=docker, for which Elasticsearch turns environment
+    # names with a dot ([a-z0-9_]+ parts) into settings; ES_JAVA_OPTS sizes the JVM; the
+    # entrypoint puts ELASTIC_PASSWORD into the keystore as bootstrap.password. 8.x turns
+    # security (and TLS) on by default unless xpack.security.enabled is set: the description
+    # always sets it. The final stage installs curl and netcat-openbsd; bin/ is on PATH.
     "elasticsearch": ImageFacts(
-        read_for="docker.elastic.co/elasticsearch/elasticsearch:7.17.29",
+        read_for="docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
         uid=1000,
-        gids=(0, 1000),
+        gids=(1000, 0),
         data_dirs={"/usr/share/elasticsearch/data": "1000:0"},
         env=r"[a-z0-9_]+(\.[a-z0-9_]+)+|ES_JAVA_OPTS|ELASTIC_PASSWORD",
-        tools=("curl", "elasticsearch", "elasticsearch-keystore"),
+        tools=("curl", "nc", "elasticsearch", "elasticsearch-keystore"),
         sources=(
             f"{_ELASTIC_SRC}elasticsearch/Dockerfile",
             f"{_ELASTIC_SRC}elasticsearch/bin/docker-entrypoint.sh",
-            "https://www.elastic.co/guide/en/elasticsearch/reference/7.17/docker.html",
+            "https://www.elastic.co/guide/en/elasticsearch/reference/8.19/docker.html",
+            "https://www.elastic.co/guide/en/elasticsearch/reference/8.19/security-settings.html",
         ),
     ),
-    # elastic/dockerfiles, branch 7.17: user kibana 1000:1000 with group root (-G 0); files
-    # are 1000:0 and group-writable. kibana-docker maps ELASTICSEARCH_HOSTS, SERVER_HOST,
-    # TELEMETRY_OPTIN, ELASTICSEARCH_USERNAME/PASSWORD to settings (a setting's name
-    # upper-cased, dots as underscores); NODE_OPTIONS is read by Node.js itself. The final
+    # elastic/dockerfiles, branch 8.19 (same commit): Ubuntu 24.04; user kibana 1000:1000 with
+    # group root (-G 0); /usr/share/kibana is 1000:0 and group-writable; USER 1000.
+    # kibana-docker maps a setting's name upper-cased with dots as underscores
+    # (ELASTICSEARCH_HOSTS, ELASTICSEARCH_USERNAME/PASSWORD, SERVER_HOST, TELEMETRY_OPTIN,
+    # XPACK_SECURITY_ENCRYPTIONKEY, XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY,
+    # XPACK_REPORTING_ENCRYPTIONKEY) to settings; NODE_OPTIONS is read by Node.js itself. 8.x
+    # refuses elasticsearch.username "elastic" (the stack logs in as kibana_system). The final
     # stage installs curl; grep comes with the Ubuntu base.
     "kibana": ImageFacts(
-        read_for="docker.elastic.co/kibana/kibana:7.17.29",
+        read_for="docker.elastic.co/kibana/kibana:8.19.21",
         uid=1000,
         gids=(1000, 0),
         data_dirs={"/usr/share/kibana/data": "1000:0"},
-        env=(r"ELASTICSEARCH_(HOSTS|USERNAME|PASSWORD)|SERVER_HOST|TELEMETRY_OPTIN|NODE_OPTIONS"),
+        env=(
+            r"ELASTICSEARCH_(HOSTS|USERNAME|PASSWORD)|SERVER_HOST|TELEMETRY_OPTIN|NODE_OPTIONS"
+            r"|XPACK_(SECURITY|ENCRYPTEDSAVEDOBJECTS|REPORTING)_ENCRYPTIONKEY"
+        ),
         tools=("curl", "grep"),
         sources=(
             f"{_ELASTIC_SRC}kibana/Dockerfile",
             f"{_ELASTIC_SRC}kibana/bin/kibana-docker",
-            "https://www.elastic.co/guide/en/kibana/7.17/docker.html",
+            "https://www.elastic.co/guide/en/kibana/8.19/docker.html",
+            "https://www.elastic.co/guide/en/kibana/8.19/settings.html",
         ),
     ),
     # The base of the three app images (docker-library/python@54a65f4, 3.11/slim-bookworm):
@@ -397,6 +414,10 @@ def _major(version: str) -> int:
     return int(version.split(".")[0])
 
 
+def _minor_number(version: str) -> int:
+    return int(version.split(".")[1])
+
+
 def compatibility_errors(pins: Pins = Pins()) -> list[str]:
     """Every broken compatibility rule, as a sentence naming both sides and the fix."""
     errors: list[str] = []
@@ -430,6 +451,12 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
         errors.append(
             f"the Python elasticsearch client {pins.elasticsearch_client} must have the "
             f"server's major version {_major(pins.elasticsearch)} (other majors refuse it)"
+        )
+    elif _minor_number(pins.elasticsearch_client) > _minor_number(pins.elasticsearch):
+        errors.append(
+            f"the Python elasticsearch client {pins.elasticsearch_client} is newer than the "
+            f"server {pins.elasticsearch}: clients are forward compatible only (a client "
+            f"minor at most the server's); pin a {_minor(pins.elasticsearch)} client"
         )
     if _major(pins.elasticsearch) >= 9 and pins.java < 21:
         errors.append(f"Elasticsearch {pins.elasticsearch} needs Java 21, not {pins.java}")

@@ -1,10 +1,17 @@
-"""A single-node Elasticsearch from the integ-test zip (no bundled JDK), security off."""
+"""A single-node Elasticsearch from the integ-test zip (no bundled JDK), security off.
+
+The 8.19 integ-test zip carries the x-pack-core and x-pack-security modules (so security is
+on unless switched off) but not the rest-root module: ``GET /`` and ``HEAD /`` answer 405
+here, while every other API the stack uses is present.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import subprocess
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +20,7 @@ from harness import artifacts
 from harness.procs import ManagedProcess, ServiceError, free_port
 
 READY_TIMEOUT_S = 180.0
+TEST_ELASTIC_PASSWORD = "harness-elastic-password"  # loopback-only test nodes
 UNPRIVILEGED = 65534  # "nobody": Elasticsearch refuses to run as root
 
 
@@ -39,16 +47,26 @@ class Elasticsearch:
         return self.process.restart(lambda: cluster_ready(self.url), timeout)
 
 
-def cluster_ready(url: str) -> bool:
+def cluster_ready(url: str, headers: dict[str, str] | None = None) -> bool:
     """True when the cluster health is yellow or green."""
-    with urllib.request.urlopen(
-        f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s", timeout=5
-    ) as r:
+    req = urllib.request.Request(
+        f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s", headers=headers or {}
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
         return json.load(r).get("status") in ("yellow", "green")
 
 
-def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
-    """Start a node on free 127.0.0.1 ports with its data, logs and config under ``workdir``."""
+def start(
+    workdir: Path, heap: str = "512m", elastic_password: str | None = None
+) -> Elasticsearch:
+    """Start a node on free 127.0.0.1 ports with its data, logs and config under ``workdir``.
+
+    With ``elastic_password`` the node runs with the stack's security-on settings
+    (``infra/iotstack/services.py``: security on, TLS off on HTTP and transport) and that
+    bootstrap password for ``elastic`` in its keystore, as the image's entrypoint puts
+    ``ELASTIC_PASSWORD`` there. Users other than ``elastic`` cannot be given passwords here:
+    the ``.security`` index needs the analysis-common module, which the zip lacks.
+    """
     from iotstack import versions
 
     home = artifacts.elasticsearch_home()
@@ -67,6 +85,24 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
     )
     for sub in ("data", "logs", "tmp"):
         (workdir / sub).mkdir(exist_ok=True)
+    env = {
+        **os.environ,
+        "ES_JAVA_HOME": str(artifacts.java_home()),
+        "ES_PATH_CONF": str(conf),
+        "ES_TMPDIR": str(workdir / "tmp"),
+        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
+    }
+    if elastic_password is not None:
+        keystore = str(home / "bin" / "elasticsearch-keystore")
+        for args, stdin in ((["create"], None), (["add", "-x", "bootstrap.password"], "")):
+            subprocess.run(
+                [keystore, *args],
+                env=env,
+                input=elastic_password if stdin is not None else None,
+                text=True,
+                check=True,
+                capture_output=True,
+            )
     http_port, transport_port = free_port(), free_port()
     argv = [
         str(home / "bin" / "elasticsearch"),
@@ -79,16 +115,18 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
         "-Ecluster.name=iotstack-test",
         "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         "-Eaction.auto_create_index=true",
-        # Tests talk plain HTTP on loopback; the stack's own security switch lives in infra.
-        "-Expack.security.enabled=false",
+        # Tests talk plain HTTP on loopback; 8.x enables security (and TLS
+        # auto-configuration) unless told otherwise.
+        *(
+            [
+                "-Expack.security.enabled=true",
+                "-Expack.security.http.ssl.enabled=false",
+                "-Expack.security.transport.ssl.enabled=false",
+            ]
+            if elastic_password is not None
+            else ["-Expack.security.enabled=false"]
+        ),
     ]
-    env = {
-        **os.environ,
-        "ES_JAVA_HOME": str(artifacts.java_home()),
-        "ES_PATH_CONF": str(conf),
-        "ES_TMPDIR": str(workdir / "tmp"),
-        "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
-    }
     if os.geteuid() == 0:
         for parent in [*reversed(workdir.parents), *reversed(home.parents)]:
             if parent.stat().st_mode & 0o001 == 0:
@@ -119,8 +157,12 @@ def start(workdir: Path, heap: str = "512m") -> Elasticsearch:
     ).start()
     url = f"http://127.0.0.1:{http_port}"
     node = Elasticsearch(versions.ELASTICSEARCH_VERSION, url, proc)
+    headers = {}
+    if elastic_password is not None:
+        token = base64.b64encode(f"elastic:{elastic_password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     try:
-        node.startup_s = proc.wait_ready(lambda: cluster_ready(url), READY_TIMEOUT_S)
+        node.startup_s = proc.wait_ready(lambda: cluster_ready(url, headers), READY_TIMEOUT_S)
     except BaseException:
         node.stop()
         raise

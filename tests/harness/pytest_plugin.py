@@ -70,6 +70,12 @@ def elasticsearch(service_stack: Stack) -> es_mod.Elasticsearch:
 
 
 @pytest.fixture(scope="session")
+def elasticsearch_security(service_stack: Stack) -> es_mod.Elasticsearch:
+    """A node with security on (TLS off), ``elastic``'s password TEST_ELASTIC_PASSWORD."""
+    return service_stack.elasticsearch_security()
+
+
+@pytest.fixture(scope="session")
 def flink(service_stack: Stack, kafka: kafka_mod.Kafka) -> flink_mod.Flink:
     """A Flink session cluster; ``flink.rest_url``; Kafka runs too (the job's only peer)."""
     return service_stack.flink()

@@ -75,6 +75,14 @@ class Stack:
         """A single Elasticsearch node."""
         return self._get("elasticsearch", es_mod.start)
 
+    def elasticsearch_security(self) -> es_mod.Elasticsearch:
+        """A second node with the stack's security-on settings; ``elastic``'s password is
+        :data:`harness.elasticsearch.TEST_ELASTIC_PASSWORD`."""
+        return self._get(
+            "elasticsearch-security",
+            lambda d: es_mod.start(d, elastic_password=es_mod.TEST_ELASTIC_PASSWORD),
+        )
+
     def flink(self) -> flink_mod.Flink:
         """A Flink session cluster with the connectors on its class path."""
         return self._get("flink", flink_mod.start)

@@ -2,6 +2,9 @@
 
 Kibana cannot run on the build machine, so these tests check the request paths, headers
 and bodies only; creating the objects in a live Kibana is proven by users' `pulumi up`.
+What Kibana 8.19 accepts: the saved objects API with ``?overwrite=true`` (deprecated since
+8.7, still served: https://www.elastic.co/guide/en/kibana/8.19/saved-objects-api.html), the
+data view stored as an ``index-pattern`` saved object, dashboard panels by reference.
 """
 
 from __future__ import annotations
@@ -55,14 +58,17 @@ def test_note_is_a_markdown_visualization() -> None:
 def test_dashboard_panels_are_valid_json_and_reference_note_and_search() -> None:
     body = kibana.apply_requests(SPEC)[3].body
     panels = json.loads(body["attributes"]["panelsJSON"])
-    assert [(p["type"], p["panelRefName"]) for p in panels] == [
-        ("visualization", "panel_0"),
-        ("search", "panel_1"),
+    # The 8.x form, as Kibana 8.x's dashboard saves by-reference panels: panelRefName
+    # panel_<panelIndex>, reference name <panelIndex>:panel_<panelIndex>.
+    assert [(p["type"], p["panelIndex"], p["panelRefName"]) for p in panels] == [
+        ("visualization", "1", "panel_1"),
+        ("search", "2", "panel_2"),
     ]
     assert body["references"] == [
-        {"name": "panel_0", "type": "visualization", "id": "iotstack-about"},
-        {"name": "panel_1", "type": "search", "id": "iotstack-open-alerts"},
+        {"name": "1:panel_1", "type": "visualization", "id": "iotstack-about"},
+        {"name": "2:panel_2", "type": "search", "id": "iotstack-open-alerts"},
     ]
+    assert all(p["gridData"]["i"] == p["panelIndex"] for p in panels)
     assert body["attributes"]["title"] == "IoT stack overview"
     # Panels do not overlap on the grid.
     first, second = (p["gridData"] for p in panels)

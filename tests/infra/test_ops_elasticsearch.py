@@ -107,3 +107,27 @@ def test_set_password_request_shape() -> None:
 def test_unreachable_elasticsearch_names_method_and_url() -> None:
     with pytest.raises(HttpError, match=r"GET http://127\.0\.0\.1:1/_index_template/x failed"):
         ops.get_template("http://127.0.0.1:1", "x")
+
+
+def test_security_on_settings_of_the_stack_on_a_real_8x_node(elasticsearch_security) -> None:
+    # The settings services.py gives Elasticsearch when elasticsearchSecurity is true
+    # (security on, TLS off on HTTP and transport, elastic's bootstrap password): the node
+    # starts on them, refuses anonymous requests, answers elastic over plain HTTP, and the
+    # providers' template requests work with basic auth.
+    from harness.elasticsearch import TEST_ELASTIC_PASSWORD
+    from iotstack.ops.http import basic_auth
+
+    url = elasticsearch_security.url
+    with pytest.raises(HttpError, match="HTTP 401"):
+        send(url, Request("GET", "/_cluster/health"))
+    auth = basic_auth("elastic", TEST_ELASTIC_PASSWORD)
+    status, me = send(url, Request("GET", "/_security/_authenticate"), auth)
+    assert status == 200 and me["username"] == "elastic"
+    name = f"iotstack-secured-{uuid.uuid4().hex[:8]}"
+    body = copy.deepcopy(catalog.index_templates()["iotstack-alerts"])
+    body["index_patterns"] = [name]
+    try:
+        assert ops.put_template(url, name, body, auth)["index_patterns"] == [name]
+    finally:
+        ops.delete_template(url, name, auth)
+    assert ops.get_template(url, name, auth) is None

@@ -502,10 +502,10 @@ def test_broken_version_pins_stop_the_program_first(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(
         program.versions,
         "check_compatibility",
-        lambda: real(versions.Pins(kibana="8.19.21")),
+        lambda: real(versions.Pins(kibana="8.19.20")),
     )
     monkeypatch.setattr(program, "raw_config", lambda: {})
-    with pytest.raises(pulumi.RunError, match=r"Kibana 8\.19\.21 must equal Elasticsearch"):
+    with pytest.raises(pulumi.RunError, match=r"Kibana 8\.19\.20 must equal Elasticsearch"):
         program.read_config()
 
 

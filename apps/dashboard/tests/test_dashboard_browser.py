@@ -33,7 +33,7 @@ LIVE_BOUND_S = 10  # an alert must show up on the open page within this many sec
 @pytest.fixture
 def stack(elasticsearch: Any, kafka: Any) -> Iterator[dict[str, Any]]:
     """Fresh indices and topic, and the dashboard served by gunicorn as in the image."""
-    es = Elasticsearch(elasticsearch.url, timeout=30)
+    es = Elasticsearch(elasticsearch.url, request_timeout=30)
     suffix = uuid.uuid4().hex[:8]
     alerts_index, aggregates_index, topic = (f"alerts-{suffix}", f"readings-1m-{suffix}",
                                              f"alerts-{suffix}")

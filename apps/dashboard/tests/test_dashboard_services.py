@@ -33,7 +33,7 @@ NOW = int(time.time() * 1000)
 
 @pytest.fixture
 def es(elasticsearch: Any) -> Elasticsearch:
-    return Elasticsearch(elasticsearch.url, timeout=30)
+    return Elasticsearch(elasticsearch.url, request_timeout=30)
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_health_reports_both_reachable(elasticsearch: Any, kafka: Any, indices: 
     body = apps[0].test_client().get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["elasticsearch"]["reachable"] is True
-    assert body["elasticsearch"]["detail"].startswith("version 7.17.")
+    assert body["elasticsearch"]["detail"].startswith("version 8.19.")
     assert body["kafka"]["reachable"] is True
     assert body["kafka"]["live"]["state"] == "live"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import threading
 import time
@@ -37,7 +38,7 @@ NOW = (int(time.time() * 1000) // 60_000) * 60_000
 
 @pytest.fixture
 def es(elasticsearch: Any) -> Elasticsearch:
-    return Elasticsearch(elasticsearch.url, timeout=30)
+    return Elasticsearch(elasticsearch.url, request_timeout=30)
 
 
 @pytest.fixture
@@ -105,9 +106,12 @@ def test_mixed_bulk_indexes_good_documents_and_dead_letters_rejected_ones(
         by_key = {r.key.decode(): json.loads(r.value) for r in letters}
         for d in bad:
             letter = by_key[agg_key(d)]
-            assert letter["reason"].startswith(
-                "elasticsearch rejected: mapper_parsing_exception: failed to parse field [avg] "
-                "of type [double]"), letter["reason"]
+            # Elasticsearch 8's words: document_parsing_exception, the reason led by the
+            # position in the source ("[1:143] failed to parse field ...").
+            assert re.match(
+                r"elasticsearch rejected: document_parsing_exception: \[\d+:\d+\] failed to "
+                r"parse field \[avg\] of type \[double\] in document with id "
+                + re.escape(f"'{agg_key(d)}'"), letter["reason"]), letter["reason"]
             assert json.loads(letter["payload"]) == d
             assert letter["source_topic"] == s["AGGREGATES_TOPIC"]
             assert abs(letter["failed_at"] - time.time() * 1000) < 120_000
@@ -302,7 +306,7 @@ def test_failed_dead_letter_write_blocks_the_commit_until_it_succeeds(
             letters = read_topic(boot, s["DEAD_LETTER_TOPIC"], expect=1)
             assert [r.key.decode() for r in letters] == [agg_key(bad)]
             assert json.loads(letters[0].value)["reason"].startswith(
-                "elasticsearch rejected: mapper_parsing_exception")
+                "elasticsearch rejected: document_parsing_exception")
         finally:
             assert indexer.stop() == 0
     finally:
@@ -347,7 +351,7 @@ def test_per_item_transient_errors_are_retried_not_dead_lettered(
         setup: dict[str, str], es: Elasticsearch) -> None:
     s, boot = setup, setup["KAFKA_BOOTSTRAP_SERVERS"]
     # A write block answers every item 403 cluster_block_exception: not the document's fault.
-    es.indices.put_settings(index=s["AGGREGATES_INDEX"], body={"index.blocks.write": True})
+    es.indices.put_settings(index=s["AGGREGATES_INDEX"], settings={"index.blocks.write": True})
     p = producer(boot)
     sent = [aggregate(f"sensor-{i:04d}", NOW, 20.0) for i in range(5)]
     for d in sent:
@@ -360,7 +364,7 @@ def test_per_item_transient_errors_are_retried_not_dead_lettered(
         time.sleep(2)
         assert committed(boot, s["INDEXER_GROUP_ID"]) == {}
         assert indexer.health()[1]["elasticsearch"] == "up"  # it answered; items were refused
-        es.indices.put_settings(index=s["AGGREGATES_INDEX"], body={"index.blocks.write": False})
+        es.indices.put_settings(index=s["AGGREGATES_INDEX"], settings={"index.blocks.write": False})
         wait_caught_up(s)
         assert set(docs(es, s["AGGREGATES_INDEX"])) == {agg_key(d) for d in sent}
         assert read_topic(boot, s["DEAD_LETTER_TOPIC"], expect=0, timeout=3) == []

@@ -2,8 +2,18 @@
 
 Kibana cannot run on the build machine, so tests check the requests these functions
 build (paths, headers, bodies), not a live Kibana. Everything goes through the saved
-objects API (``/api/saved_objects/<type>/<id>?overwrite=true``), which Kibana 7.x and 8.x
-both serve, so re-creating is idempotent and the stack's pinned Kibana needs no other API.
+objects API (``/api/saved_objects/<type>/<id>?overwrite=true``), which Kibana 8.19 still
+serves (deprecated since 8.7, not removed:
+https://www.elastic.co/guide/en/kibana/8.19/saved-objects-api.html), so re-creating by id is
+idempotent. The data view is written as what 8.x stores it as, an ``index-pattern`` saved
+object. 8.x also documents ``POST /api/data_views/data_view``
+(https://www.elastic.co/guide/en/kibana/8.19/data-views-api-create.html), but in technical
+preview, and its ``override`` replaces a view *by title*, not by id; the saved objects API
+keeps one id-addressed path for all four objects (create, overwrite, delete).
+
+The dashboard's panels are in the form Kibana 8.x itself saves: each by-reference panel has
+``panelRefName`` ``panel_<panelIndex>`` and its reference is named
+``<panelIndex>:panel_<panelIndex>`` (the 8.x dashboard's reference extraction).
 """
 
 from __future__ import annotations
@@ -98,14 +108,14 @@ def dashboard_request(
             "panelIndex": "1",
             "gridData": {"x": 0, "y": 0, "w": 48, "h": 6, "i": "1"},
             "type": "visualization",
-            "panelRefName": "panel_0",
+            "panelRefName": "panel_1",
             "embeddableConfig": {},
         },
         {
             "panelIndex": "2",
             "gridData": {"x": 0, "y": 6, "w": 48, "h": 20, "i": "2"},
             "type": "search",
-            "panelRefName": "panel_1",
+            "panelRefName": "panel_2",
             "embeddableConfig": {},
         },
     ]
@@ -121,8 +131,8 @@ def dashboard_request(
         "kibanaSavedObjectMeta": {"searchSourceJSON": _EMPTY_SOURCE},
     }
     references = [
-        {"name": "panel_0", "type": "visualization", "id": note_id},
-        {"name": "panel_1", "type": "search", "id": search_id},
+        {"name": "1:panel_1", "type": "visualization", "id": note_id},
+        {"name": "2:panel_2", "type": "search", "id": search_id},
     ]
     return _saved("dashboard", dashboard_id, attributes, references)
 

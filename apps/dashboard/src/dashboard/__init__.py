@@ -69,7 +69,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(DASHBOARD=cfg, MAX_CONTENT_LENGTH=64 * 1024)
     # A single URL uses one connection without dead-node back-off, so a recovered
     # Elasticsearch is used again on the very next request.
-    es = Elasticsearch(cfg.elasticsearch_url, timeout=cfg.es_timeout_s, max_retries=0,
+    es = Elasticsearch(cfg.elasticsearch_url, request_timeout=cfg.es_timeout_s, max_retries=0,
                        retry_on_timeout=False)
     app.extensions["dashboard.store"] = Store(
         es, cfg.alerts_index, cfg.aggregates_index, str(cfg.redacted()["elasticsearch_url"]))

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    es = Elasticsearch(cfg.elasticsearch_url, timeout=cfg.es_timeout_s)
+    es = Elasticsearch(cfg.elasticsearch_url, request_timeout=cfg.es_timeout_s)
     for name, kind in ((cfg.alerts_index, "alerts"), (cfg.aggregates_index, "aggregates")):
         created = ensure_index(es, name, kind)
         sys.stdout.write(f"{name}: {'created' if created else 'exists'}\n")

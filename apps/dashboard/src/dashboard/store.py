@@ -15,7 +15,7 @@ MAX_SENSORS = 1000
 
 
 def _sort(*clauses: dict[str, Any]) -> Any:
-    """A sort for the request body; the 7.x client's type stubs only know the URL form."""
+    """A sort for the request body (the client's type for ``sort`` is a union)."""
     return list(clauses)
 
 
@@ -59,22 +59,31 @@ class Store:
             raise BackendUnavailable(
                 f"Elasticsearch at {self._display_url} is unreachable while trying to {what}: "
                 f"{reason}") from None
-        except es_errors.TransportError as exc:
+        except es_errors.UnsupportedProductError:  # not Elasticsearch at that URL
+            raise BackendUnavailable(
+                f"Elasticsearch at {self._display_url} could not {what}: the server there is "
+                "not Elasticsearch") from None
+        except es_errors.ApiError as exc:  # an HTTP error answer (8.x: not a TransportError)
             raise BackendUnavailable(
                 f"Elasticsearch at {self._display_url} refused to {what}: "
                 f"HTTP {exc.status_code} {exc.error}") from None
-        except es_errors.ElasticsearchException as exc:  # e.g. not Elasticsearch at that URL
+        except es_errors.TransportError as exc:  # e.g. an answer that is not JSON
             raise BackendUnavailable(
                 f"Elasticsearch at {self._display_url} could not {what}: {type(exc).__name__}"
             ) from None
 
     def ping(self) -> tuple[bool, str | None]:
         """Whether Elasticsearch answers, and why not."""
+        # The node's own version from the nodes info API rather than GET /: that one lives in
+        # Elasticsearch 8's rest-root module, which a minimal distribution (the harness's
+        # integ-test zip) does not have; _nodes/_local is in every 8.x server.
         try:
-            info = self._call("answer", lambda: self._es.info())
+            info = self._call("answer", lambda: self._es.nodes.info(
+                node_id="_local", filter_path="nodes.*.version"))
         except BackendUnavailable as exc:
             return False, str(exc)
-        return True, f"version {info['version']['number']}"
+        versions = [node.get("version") for node in info.get("nodes", {}).values()]
+        return True, f"version {versions[0] if versions else 'unknown'}"
 
     def alerts(self, q: AlertQuery) -> dict[str, Any]:
         """Alerts matching the filters, newest first, with the total count."""
@@ -143,10 +152,9 @@ class Store:
             sort=_sort({"window_start": {"order": "desc", "unmapped_type": "long"}})))
         hits = latest["hits"]["hits"]
         if not hits:
-            # The 7.x client's count API takes a body, not keyword fields.
             known = self._call("look the sensor up in alerts", lambda: self._es.count(
                 index=self._alerts, ignore_unavailable=True,
-                body={"query": {"bool": {"filter": [{"term": {"sensor_id": sensor_id}}]}}}))
+                query={"bool": {"filter": [{"term": {"sensor_id": sensor_id}}]}}))
             if known["count"] == 0:
                 return None
             return {"sensor_id": sensor_id, "site": None, "minutes": minutes, "points": []}

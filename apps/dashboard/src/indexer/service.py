@@ -356,9 +356,9 @@ class Indexer:
                  self.cfg.aggregates_index, self.cfg.dead_letter_topic, self.cfg.group_id,
                  self.cfg.batch_max, self.cfg.flush_ms, self.cfg.health_host,
                  self.cfg.health_port)
-        self.es = Elasticsearch(self.cfg.elasticsearch_url, timeout=ES_TIMEOUT_S, max_retries=0,
-                                retry_on_timeout=False)
-        self.es_state = "up" if self.es.ping() else "down"
+        self.es = Elasticsearch(self.cfg.elasticsearch_url, request_timeout=ES_TIMEOUT_S,
+                                max_retries=0, retry_on_timeout=False)
+        self.es_state = "up" if _es_answers(self.es) else "down"
         try:
             if self._connect():
                 self._loop()
@@ -473,7 +473,8 @@ class Indexer:
         """Send the pending documents; False when Elasticsearch failed the request as a whole."""
         assert self.es is not None
         pending = batch.pending(ES)
-        actions = [it.action for it in pending]
+        actions = [it.action for it in pending if it.action is not None]
+        assert len(actions) == len(pending)  # only items with an action are sent to ES
         try:
             results = streaming_bulk(
                 self.es, actions, chunk_size=max(1, len(actions)), raise_on_error=False,
@@ -488,7 +489,9 @@ class Indexer:
                     item.reason, item.failed_at = reason, _now_ms()
                 else:
                     batch.retry_why = reason
-        except es_errors.ElasticsearchException as exc:
+        # 8.x: ApiError (an HTTP error answer to the whole request) is no TransportError
+        # (connection refused, timeout, unparsable answer); both mean "Elasticsearch down".
+        except (es_errors.ApiError, es_errors.TransportError) as exc:
             if not self._bulk_failing:
                 self._bulk_failing = True
                 log.error("Elasticsearch at %s failed the bulk request (%s); keeping the batch "
@@ -612,6 +615,16 @@ class Indexer:
             self.lag = lag
         except (KafkaError, KeyError) as exc:
             log.debug("lag not refreshed: %s", _describe(exc))
+
+
+def _es_answers(es: Elasticsearch) -> bool:
+    """Whether Elasticsearch answers. Not ping() (HEAD /): Elasticsearch 8 serves / from its
+    rest-root module, which a minimal distribution (the harness's integ-test zip) lacks."""
+    try:
+        es.cluster.health()
+    except (es_errors.ApiError, es_errors.TransportError):
+        return False
+    return True
 
 
 def _describe(exc: BaseException) -> str:
