@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -171,3 +174,42 @@ def test_stack_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     for pgid in pgids:
         with pytest.raises(ProcessLookupError):
             os.killpg(pgid, 0)
+
+
+def test_a_server_dies_with_a_killed_test_process(tmp_path: Path) -> None:
+    """setpriv --pdeathsig: a hard-killed test session leaves no server behind, and no Python
+    code runs between fork and exec (a preexec_fn there once deadlocked a CI run)."""
+    code = (
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        "from harness.procs import ManagedProcess;"
+        "p = ManagedProcess('sleeper', ['sleep', '300'], Path(sys.argv[2])).start();"
+        "print(p.proc.pid, flush=True); import time; time.sleep(300)"
+    )
+    tests_dir = str(Path(__file__).parent)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code, tests_dir, str(tmp_path / "sleeper.log")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    server = int(parent.stdout.readline())
+    cmdline = Path(f"/proc/{server}/cmdline")
+    deadline = time.monotonic() + 10  # setpriv sets the signal, then execs the server
+    while cmdline.read_bytes().split(b"\0")[0] != b"sleep" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cmdline.read_bytes().split(b"\0")[0] == b"sleep"
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    state = "S"
+    while time.monotonic() < deadline:
+        try:  # a zombie (Z) has died; only its reaping is left to init
+            state = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            state = "gone"
+        if state in ("Z", "gone"):
+            break
+        time.sleep(0.1)
+    if state not in ("Z", "gone"):
+        os.kill(server, signal.SIGKILL)
+    assert state in ("Z", "gone"), f"the server outlived its killed parent (state {state})"

@@ -29,7 +29,11 @@ ON_PATH = (
     ("kubectl", "the kind preflight's tests ask a real API endpoint with it", "kubernetes-client"),
     ("openssl", "makes the test Kubernetes control plane's certificates and keys", "openssl"),
 )
-SETPRIV = ("setpriv", "runs Elasticsearch unprivileged", "util-linux")  # needed as root only
+SETPRIV = (
+    "setpriv",
+    "starts every test server with a parent-death signal, Elasticsearch unprivileged",
+    "util-linux",
+)
 VENV_PACKAGE = "python3-venv"  # Debian moves ensurepip, which `python3 -m venv` runs, there
 DOCKER_PACKAGE = "docker.io"
 CHROMIUM_PACKAGES = {"CHROMIUM": "chromium", "CHROMEDRIVER": "chromium-driver"}
@@ -124,8 +128,9 @@ def problems() -> list[str]:
         _file(CHROMIUM, "the dashboard's browser test", CHROMIUM_PACKAGES["CHROMIUM"]),
         _file(CHROMEDRIVER, "the dashboard's browser test", CHROMIUM_PACKAGES["CHROMEDRIVER"]),
     ]
-    if os.geteuid() == 0:  # Elasticsearch refuses root: the harness drops to another user
-        checks.append(_tool(*SETPRIV))
+    # Every harness server starts through it (harness.procs); as root it also drops
+    # Elasticsearch, which refuses root, to another user.
+    checks.append(_tool(*SETPRIV))
     found += [problem for problem in checks if problem]
     return found
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -36,10 +35,16 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text[-lines:]) if text else "(log is empty)"
 
 
-def _die_with_parent() -> None:
-    # Linux prctl(PR_SET_PDEATHSIG, SIGKILL): if the test process dies hard, so does the server.
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(1, signal.SIGKILL)
+def _with_parent_death_signal(argv: Sequence[str]) -> list[str]:
+    """``argv`` run through ``setpriv --pdeathsig=KILL``: if the test process dies hard, so
+    does the server (Linux prctl(PR_SET_PDEATHSIG), kept across the exec).
+
+    Not a ``preexec_fn``: Python code between fork and exec in a process with threads can
+    deadlock (a lock another thread held at the fork, e.g. the dynamic loader's for
+    ``ctypes.CDLL``); a CI run hung there restarting Elasticsearch while a test thread polled
+    HTTP. setpriv (util-linux) does the prctl and execs the server itself.
+    """
+    return ["setpriv", "--pdeathsig=KILL", "--", *argv]
 
 
 class ManagedProcess:
@@ -71,14 +76,13 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv,
+                _with_parent_death_signal(self.argv),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
             )
         self.started_at = time.monotonic()
         _LIVE.append(self)
