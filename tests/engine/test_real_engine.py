@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -237,6 +236,7 @@ def test_kind_stack_lifecycle(
     elasticsearch: Elasticsearch,
     kibana: FakeKibana,
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     broker = kafka if mode == "zookeeper" else kafka_kraft
     config = _kind_config(mode, broker, elasticsearch, kibana)
@@ -330,7 +330,8 @@ def test_kind_stack_lifecycle(
         assert not templates & _template_names(elasticsearch)
         assert kibana.objects == {}
     finally:
-        print(f"\nreal engine, kind stack: {json.dumps(numbers)}", file=sys.stderr)
+        with capsys.disabled():  # on the terminal of every run, not only a failing one
+            print(f"\nreal engine, kind stack: {json.dumps(numbers)}")
 
 
 @pytest.mark.parametrize(
