@@ -69,6 +69,7 @@ from docker_e2e.wiring import (  # noqa: E402
     flink_mounts,
     flink_properties,
     service_command,
+    start_indexer,
 )
 from harness.procs import free_port  # noqa: E402
 from harness.stack import Stack  # noqa: E402
@@ -141,7 +142,7 @@ class Pipeline:
 
 
 def start_pipeline(pipe: Pipeline) -> None:
-    """Topics, templates, Flink from the alerts image, the job, the dashboard."""
+    """Topics, templates, Flink from the alerts image, the job, the indexer, the dashboard."""
     create_stack_topics(pipe.bootstrap, pipe.names)
     apply_index_templates(pipe.es_url, pipe.names["ALERTS_INDEX"], pipe.names["AGGREGATES_INDEX"])
 
@@ -166,13 +167,12 @@ def start_pipeline(pipe: Pipeline) -> None:
     addresses = {"KAFKA_BOOTSTRAP_SERVERS": pipe.bootstrap, "ELASTICSEARCH_URL": pipe.es_url}
     env = app_env(
         "alerts-submit",
-        **addresses,
+        KAFKA_BOOTSTRAP_SERVERS=pipe.bootstrap,
         READINGS_TOPIC=pipe.names["READINGS_TOPIC"],
         ALERTS_TOPIC=pipe.names["ALERTS_TOPIC"],
         DEAD_LETTER_TOPIC=pipe.names["DEAD_LETTER_TOPIC"],
         LATE_TOPIC=pipe.names["LATE_TOPIC"],
-        ALERTS_INDEX=pipe.names["ALERTS_INDEX"],
-        AGGREGATES_INDEX=pipe.names["AGGREGATES_INDEX"],
+        AGGREGATES_TOPIC=pipe.names["AGGREGATES_TOPIC"],
         FLINK_REST_URL=pipe.rest_url,
         JOB_NAME=pipe.names["JOB_NAME"],
         KAFKA_GROUP_ID=pipe.names["KAFKA_GROUP_ID"],
@@ -183,6 +183,21 @@ def start_pipeline(pipe: Pipeline) -> None:
     # The job's keeper: it submits the job, then stays to keep it running.
     pipe.job_id = engine.wait_job_running(
         pipe.rest_url, pipe.names["JOB_NAME"], 400, lambda: pipe.containers.logs(submit)[-3000:]
+    )
+
+    # The job writes Kafka; the indexer ships alerts and aggregates into Elasticsearch.
+    start_indexer(
+        pipe.containers,
+        pipe.images["dashboard"].tag,
+        {
+            **addresses,
+            "ALERTS_TOPIC": pipe.names["ALERTS_TOPIC"],
+            "ALERTS_INDEX": pipe.names["ALERTS_INDEX"],
+            "AGGREGATES_TOPIC": pipe.names["AGGREGATES_TOPIC"],
+            "AGGREGATES_INDEX": pipe.names["AGGREGATES_INDEX"],
+            "DEAD_LETTER_TOPIC": pipe.names["DEAD_LETTER_TOPIC"],
+            "INDEXER_GROUP_ID": f"indexer-{pipe.names['KAFKA_GROUP_ID']}",
+        },
     )
 
     port = free_port()
@@ -591,6 +606,7 @@ def run(
         "ALERTS_TOPIC": f"bench-alerts-{sfx}",
         "DEAD_LETTER_TOPIC": f"bench-dlq-{sfx}",
         "LATE_TOPIC": f"bench-late-{sfx}",
+        "AGGREGATES_TOPIC": f"bench-aggs-{sfx}",
         "ALERTS_INDEX": f"bench-alerts-{sfx}",
         "AGGREGATES_INDEX": f"bench-aggs-{sfx}",
         "JOB_NAME": f"iot-alerts-bench-{sfx}",
