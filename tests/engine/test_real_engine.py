@@ -271,8 +271,9 @@ def test_kind_stack_lifecycle(
         assert objects["persistentvolumeclaims"] == volumes
         claims = json.loads(kube.kubectl("-n", namespace, "get", "pvc", "-o", "json").stdout)
         assert {c["status"]["phase"] for c in claims["items"]} == {"Bound"}
+        on_broker = _topics(broker.bootstrap)
         for name, partitions in topic_specs.items():
-            assert _topics(broker.bootstrap).get(name) == partitions, name
+            assert on_broker.get(name) == partitions, name
         assert templates <= _template_names(elasticsearch)
         spec = catalog.kibana_spec()
         assert ("dashboard", spec["dashboard_id"]) in kibana.objects
@@ -312,8 +313,9 @@ def test_kind_stack_lifecycle(
         applied = engine.run("up")
         assert applied["ok"], applied.get("error", "") + engine.tail()
         assert _counts(applied).get("update") == len(resized)
+        on_broker = _topics(broker.bootstrap)
         for name in resized:
-            assert _topics(broker.bootstrap)[name] == grown
+            assert on_broker[name] == grown, name
 
         # 5. destroy: nothing left in the API server, the broker, Elasticsearch, Kibana, state.
         destroyed = engine.run("destroy")
