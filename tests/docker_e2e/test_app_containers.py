@@ -28,6 +28,23 @@ from docker_e2e.wiring import (
 
 pytestmark = pytest.mark.services
 
+# One open alert (docs/contracts.md), as the job writes it: the dashboard and the indexer
+# container tests both start from it.
+OPEN_ALERT: dict[str, Any] = {
+    "alert_id": "sensor-0042:high_temperature:1700000000000",
+    "sensor_id": "sensor-0042",
+    "site": "plant-b",
+    "rule": "high_temperature",
+    "severity": "critical",
+    "status": "open",
+    "value": 91.5,
+    "threshold": 80.0,
+    "started_at": 1_700_000_000_000,
+    "resolved_at": None,
+    "updated_at": 1_700_000_000_000,
+    "message": "temperature 91.5 °C above 80.0 °C",
+}
+
 
 def test_images_build_and_run_as_non_root(app_images: engine.AppImages) -> None:
     print("\nimage                          build s   size MB   user")
@@ -109,20 +126,7 @@ def test_dashboard_container_serves_alerts_and_streams_them(
         AGGREGATES_INDEX=f"e2e-aggs-{suffix}",
         DASHBOARD_BIND=f"127.0.0.1:{port}",
     )
-    alert: dict[str, Any] = {
-        "alert_id": "sensor-0042:high_temperature:1700000000000",
-        "sensor_id": "sensor-0042",
-        "site": "plant-b",
-        "rule": "high_temperature",
-        "severity": "critical",
-        "status": "open",
-        "value": 91.5,
-        "threshold": 80.0,
-        "started_at": 1_700_000_000_000,
-        "resolved_at": None,
-        "updated_at": 1_700_000_000_000,
-        "message": "temperature 91.5 °C above 80.0 °C",
-    }
+    alert: dict[str, Any] = dict(OPEN_ALERT)
     apply_index_templates(elasticsearch.url, env["ALERTS_INDEX"], env["AGGREGATES_INDEX"])
     es = EsClient(elasticsearch.url)
     es.index(index=env["ALERTS_INDEX"], id=alert["alert_id"], document=alert, refresh=True)
@@ -199,20 +203,7 @@ def test_indexer_container_ships_both_topics_into_elasticsearch(
         }
         | indices,
     )
-    opened: dict[str, Any] = {
-        "alert_id": "sensor-0042:high_temperature:1700000000000",
-        "sensor_id": "sensor-0042",
-        "site": "plant-b",
-        "rule": "high_temperature",
-        "severity": "critical",
-        "status": "open",
-        "value": 91.5,
-        "threshold": 80.0,
-        "started_at": 1_700_000_000_000,
-        "resolved_at": None,
-        "updated_at": 1_700_000_000_000,
-        "message": "temperature 91.5 °C above 80.0 °C",
-    }
+    opened: dict[str, Any] = dict(OPEN_ALERT)
     resolved = opened | {
         "status": "resolved",
         "resolved_at": 1_700_000_060_000,
