@@ -37,7 +37,7 @@ sys.path[:0] = [str(REPO / "apps" / "alerts" / "src"), str(REPO / "apps" / "aler
                 str(REPO / "tests"), str(REPO / "infra")]
 
 from alerts_helpers import job_settings, prepare, start_job  # noqa: E402
-from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from elasticsearch import ApiError, Elasticsearch, helpers  # noqa: E402
 from harness.procs import free_port  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 
@@ -77,8 +77,13 @@ def probe_latencies(bootstrap: str, topic: str, es: Elasticsearch, index: str, p
         deadline = sent + 30
         while time.monotonic() < deadline:
             # The index exists once the first alert was written (by the indexer or baseline).
-            hits = es.search(index=index, query={"ids": {"values": [doc_id]}},
-                             ignore_unavailable=True)["hits"]["hits"]
+            try:
+                hits = es.search(index=index, query={"ids": {"values": [doc_id]}},
+                                 ignore_unavailable=True)["hits"]["hits"]
+            except ApiError as exc:  # 503 while a just-created index's shard starts
+                if exc.meta.status != 503:
+                    raise
+                hits = []
             if hits:
                 out.append(time.monotonic() - sent)
                 break
