@@ -1,0 +1,292 @@
+"""The per-sensor alert rules as Flink SQL: a normal reading never leaves the JVM.
+
+:func:`define_alerts` turns the on-time readings (a view with ``sensor_id, site, ts,
+temperature_c, seq, rowtime, proctime``) into the alert events of ``docs/contracts.md``,
+the same records :mod:`alerts.rules` (kept as the executable specification) produces.
+
+Order. The rules see a sensor's readings in arrival order (Kafka order per sensor), as
+``OVER (PARTITION BY sensor_id ORDER BY proctime)`` windows: no waiting for the watermark.
+A reading whose ``ts`` is not newer than every earlier reading of its sensor (a duplicate,
+an out-of-order reading) is not *applied*: it changes no rule. Applied readings therefore
+have strictly increasing ``ts`` per sensor, so their arrival order is also event-time order.
+
+Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see below):
+
+* ``high_temperature``: a reading is *decisive* if ``value > high`` (above) or
+  ``value < high - hysteresis`` (back); readings in ``[high - hysteresis, high]`` decide
+  nothing. The alert is open after a reading iff the last decisive reading so far was above
+  (``LAST_VALUE`` skips the NULLs of indecisive readings); it opens at a reading where that
+  turns true, resolves where it turns false. ``low_temperature`` mirrors it.
+* ``rate_of_change``: spread = max - min of the applied readings with ``ts`` in
+  ``[ts - 60000, ts]`` (both ends inclusive). Open iff spread > rate; opens and resolves
+  where that changes. This window is an event-time ``RANGE`` window: it emits when the
+  watermark passes the reading (so these events wait for the watermark), and a reading
+  that is already behind the watermark when it reaches it is not in any spread.
+* ``sensor_silent``: a gap strictly longer than ``silence_s`` between two consecutive
+  applied readings opens (at last ts + silence) and resolves (at the new reading's ts) the
+  episode; an event-time session window (gap ``silence_ms + ALLOWED_LATENESS_MS + 2``)
+  opens it when the watermark reaches ``last_ts + silence_ms + ALLOWED_LATENESS_MS + 1``
+  with no newer reading. Both paths give the same open event; the first one seen is kept.
+
+Per-sensor parameters (``SENSOR_RULES``) are a map literal, looked up by ``sensor_id``:
+data, not code, and no join (a regular join keeps every reading in state and loses the
+event-time attribute). The only Python left is the formatting of each alert's ``value``
+and ``message`` (Python's ``round`` and ``:g``), and it sees the alert events only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyflink.table import DataTypes, StreamTableEnvironment, Table
+from pyflink.table.udf import udf
+
+from alerts.config import Rules
+
+HIGH = "high_temperature"
+LOW = "low_temperature"
+RATE = "rate_of_change"
+SILENT = "sensor_silent"
+RATE_WINDOW_MS = 60_000
+ALERT_FIELDS = (
+    "alert_id", "sensor_id", "site", "rule", "severity", "status", "value", "threshold",
+    "started_at", "resolved_at", "updated_at", "message",
+)
+_PROC = "PARTITION BY sensor_id ORDER BY proctime"
+_EVENT = "PARTITION BY sensor_id ORDER BY rowtime"
+
+
+def alert_value(rule: str, x: float) -> float:
+    """An alert's ``value``: the reading (threshold rules), the spread, or the silence."""
+    return round(x, 3)
+
+
+def alert_message(rule: str, x: float, threshold: float, last_ts: int | None) -> str:
+    """An alert's ``message``, exactly as :mod:`alerts.rules` writes it."""
+    if rule == HIGH:
+        return f"temperature {x:g} °C above {threshold:g} °C"
+    if rule == LOW:
+        return f"temperature {x:g} °C below {threshold:g} °C"
+    if rule == RATE:
+        return f"temperature changed {x:.1f} °C within a minute (limit {threshold:g} °C)"
+    return f"no reading for {threshold:g} s after {last_ts}"
+
+
+def interval_sql(ms: int) -> str:
+    """A Flink SQL day-time interval literal of ``ms`` milliseconds."""
+    seconds, millis = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    literal = f"{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    return f"INTERVAL '{literal}' DAY TO SECOND(3)"
+
+
+def _double(x: float) -> str:
+    text = repr(float(x))
+    return text if "e" in text else f"{text}E0"
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _param(values: Mapping[str, float], default: float, *, as_int: bool = False) -> str:
+    """A per-sensor parameter: the sensor's own value if it has one, else the default."""
+    lit = (lambda v: f"CAST({int(v)} AS BIGINT)") if as_int else _double
+    if not values:
+        return lit(default)
+    pairs = ", ".join(f"{_quote(k)}, {lit(v)}" for k, v in sorted(values.items()))
+    return f"COALESCE(MAP[{pairs}][sensor_id], {lit(default)})"
+
+
+def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
+    """SQL expressions of each sensor's rule parameters (``sensor_id`` in scope)."""
+    def each(fn: Any, default: float, as_int: bool = False) -> str:
+        values = {s: fn(r) for s, r in overrides.items() if fn(r) != default}
+        return _param(values, default, as_int=as_int)
+
+    def silence_ms(r: Rules) -> int:
+        return int(r.silence_s * 1000)
+
+    return {
+        "high": each(lambda r: r.high, defaults.high),
+        "high_back": each(lambda r: r.high - r.hysteresis, defaults.high - defaults.hysteresis),
+        "low": each(lambda r: r.low, defaults.low),
+        "low_back": each(lambda r: r.low + r.hysteresis, defaults.low + defaults.hysteresis),
+        "rate": each(lambda r: r.rate, defaults.rate),
+        "silence_s": each(lambda r: r.silence_s, defaults.silence_s),
+        "silence_ms": each(silence_ms, silence_ms(defaults), as_int=True),
+    }
+
+
+EVENT_COLUMNS = ("site", "rule", "severity", "status", "x", "threshold", "started_at",
+                 "resolved_at", "updated_at", "last_ts")
+
+
+def _event(rule: str, severity: str, status: str, x: str, threshold: str, started_at: str,
+           resolved_at: str, updated_at: str, last_ts: str = "NULL", site: str = "site") -> str:
+    """One alert event before formatting, as a ROW of ``EVENT_COLUMNS`` (a NULL status:
+    no event). ``x`` is the raw value the event's ``value`` and ``message`` come from."""
+    return (f"ROW({site}, CAST('{rule}' AS STRING), CAST('{severity}' AS STRING), "
+            f"CAST({status} AS STRING), CAST({x} AS DOUBLE), CAST({threshold} AS DOUBLE), "
+            f"CAST({started_at} AS BIGINT), CAST({resolved_at} AS BIGINT), "
+            f"CAST({updated_at} AS BIGINT), CAST({last_ts} AS BIGINT))")
+
+
+def _unnest(source: str, events: list[str]) -> str:
+    """The events of each row of ``source`` (in list order), as rows of their own."""
+    columns = ", ".join(f"e_{c}" for c in EVENT_COLUMNS)
+    return (f"SELECT sensor_id, {', '.join(f'e_{c} AS `{c}`' for c in EVENT_COLUMNS)} "
+            f"FROM {source} CROSS JOIN UNNEST(ARRAY[{', '.join(events)}]) AS e({columns}) "
+            f"WHERE e_status IS NOT NULL")
+
+
+def define_alerts(
+    t_env: StreamTableEnvironment,
+    on_time: str,
+    *,
+    defaults: Rules,
+    overrides: Mapping[str, Rules],
+    allowed_lateness_ms: int,
+) -> Table:
+    """The alert events (``ALERT_FIELDS``, append-only) of the on-time readings view."""
+    p = _params(defaults, overrides)
+    sql = t_env.sql_query
+
+    def view(name: str, query: str) -> None:
+        t_env.create_temporary_view(name, sql(query))
+
+    # Applied readings: newer than every earlier reading of the sensor (in arrival order).
+    view("rules_seen", f"""
+        SELECT sensor_id, site, ts, temperature_c, rowtime, proctime,
+          MAX(ts) OVER ({_PROC}) AS newest
+        FROM {on_time}""")
+    view("rules_applied", f"""
+        SELECT sensor_id, site, ts, temperature_c, rowtime, proctime,
+          {p['high']} AS high, {p['high_back']} AS high_back, {p['low']} AS low,
+          {p['low_back']} AS low_back, {p['rate']} AS rate, {p['silence_s']} AS silence_s,
+          {p['silence_ms']} AS silence_ms
+        FROM (SELECT *, LAG(newest) OVER ({_PROC}) AS before FROM rules_seen)
+        WHERE before IS NULL OR ts > before""")
+
+    # Threshold state after each applied reading: 1 = open, 0 = not, NULL = never decided.
+    # Decisive: value > high (1), value < high - hysteresis (0); in between: NULL, skipped
+    # by LAST_VALUE. low mirrors it. prev_ts: the previous applied reading (silence gaps).
+    view("rules_state", f"""
+        SELECT *,
+          LAST_VALUE(CASE WHEN temperature_c > high THEN 1
+                          WHEN temperature_c < high_back THEN 0 END) OVER ({_PROC}) AS hi,
+          LAST_VALUE(CASE WHEN temperature_c < low THEN 1
+                          WHEN temperature_c > low_back THEN 0 END) OVER ({_PROC}) AS lo,
+          LAG(ts) OVER ({_PROC}) AS prev_ts
+        FROM rules_applied""")
+    view("rules_moves", f"""
+        SELECT *,
+          hi = 1 AND COALESCE(prev_hi, 0) = 0 AS hi_open, hi = 0 AND prev_hi = 1 AS hi_close,
+          lo = 1 AND COALESCE(prev_lo, 0) = 0 AS lo_open, lo = 0 AND prev_lo = 1 AS lo_close
+        FROM (SELECT *, LAG(hi) OVER ({_PROC}) AS prev_hi, LAG(lo) OVER ({_PROC}) AS prev_lo
+              FROM rules_state)""")
+    # The open event of each episode, remembered for its resolve (id, value, site). One
+    # branch per alert, so an alert's open and resolve stay in order downstream.
+    view("rules_threshold", f"""
+        SELECT * FROM (
+          SELECT *,
+            LAST_VALUE(CASE WHEN hi_open THEN ts END) OVER ({_PROC}) AS hi_at,
+            LAST_VALUE(CASE WHEN hi_open THEN temperature_c END) OVER ({_PROC}) AS hi_x,
+            LAST_VALUE(CASE WHEN hi_open THEN site END) OVER ({_PROC}) AS hi_site,
+            LAST_VALUE(CASE WHEN lo_open THEN ts END) OVER ({_PROC}) AS lo_at,
+            LAST_VALUE(CASE WHEN lo_open THEN temperature_c END) OVER ({_PROC}) AS lo_x,
+            LAST_VALUE(CASE WHEN lo_open THEN site END) OVER ({_PROC}) AS lo_site
+          FROM rules_moves)
+        WHERE hi_open OR hi_close OR lo_open OR lo_close""")
+    threshold = _unnest("rules_threshold", [
+        _event(HIGH, "critical",
+               "CASE WHEN hi_open THEN 'open' WHEN hi_close THEN 'resolved' END", "hi_x",
+               "high", "hi_at", "CASE WHEN hi_close THEN ts END", "ts", site="hi_site"),
+        _event(LOW, "critical",
+               "CASE WHEN lo_open THEN 'open' WHEN lo_close THEN 'resolved' END", "lo_x",
+               "low", "lo_at", "CASE WHEN lo_close THEN ts END", "ts", site="lo_site"),
+    ])
+
+    # Rate of change: spread over [ts - 60000, ts] of event time (both ends inclusive),
+    # open iff spread > rate; transitions by LAG, in event-time order.
+    view("rules_spread", f"""
+        SELECT *, CASE WHEN spread > rate THEN 1 ELSE 0 END AS rt FROM (
+          SELECT sensor_id, site, ts, rowtime, rate,
+            MAX(temperature_c) OVER w - MIN(temperature_c) OVER w AS spread
+          FROM rules_applied
+          WINDOW w AS (PARTITION BY sensor_id ORDER BY rowtime
+            RANGE BETWEEN INTERVAL '{RATE_WINDOW_MS // 1000}' SECOND PRECEDING AND CURRENT ROW))""")
+    view("rules_rate", f"""
+        SELECT * FROM (
+          SELECT *,
+            LAST_VALUE(CASE WHEN rt_open THEN ts END) OVER ({_EVENT}) AS rt_at,
+            LAST_VALUE(CASE WHEN rt_open THEN spread END) OVER ({_EVENT}) AS rt_x,
+            LAST_VALUE(CASE WHEN rt_open THEN site END) OVER ({_EVENT}) AS rt_site
+          FROM (SELECT *, rt = 1 AND COALESCE(prev_rt, 0) = 0 AS rt_open,
+                  rt = 0 AND prev_rt = 1 AS rt_close
+                FROM (SELECT *, LAG(rt) OVER ({_EVENT}) AS prev_rt FROM rules_spread)))
+        WHERE rt_open OR rt_close""")
+    rate = _unnest("rules_rate", [_event(
+        RATE, "warning", "CASE WHEN rt_open THEN 'open' ELSE 'resolved' END", "rt_x", "rate",
+        "rt_at", "CASE WHEN rt_close THEN ts END", "ts", site="rt_site")])
+
+    # Silence, path 1: the gap between two consecutive applied readings is strictly more
+    # than the silence: the episode opens at prev + silence and resolves at the new reading.
+    gaps = "(SELECT * FROM rules_state WHERE ts - prev_ts > silence_ms)"
+    view("rules_silence_gap", _unnest(gaps, [
+        _event(SILENT, "warning", "'open'", "silence_s", "silence_s", "prev_ts + silence_ms",
+               "NULL", "prev_ts + silence_ms", last_ts="prev_ts"),
+        _event(SILENT, "warning", "'resolved'", "silence_s", "silence_s",
+               "prev_ts + silence_ms", "ts", "ts", last_ts="prev_ts"),
+    ]))
+    # Silence, path 2: an event-time session per distinct silence (a session gap is a
+    # constant), closed when the watermark reaches last + silence + lateness + 1. The site
+    # is the last reading's (ts >= 0 is validated, so the zero-padded ts orders them).
+    silences = sorted({int(r.silence_s * 1000) for r in [defaults, *overrides.values()]})
+    timer = []
+    for silence_ms in silences:
+        view(f"rules_applied_{silence_ms}",
+             f"SELECT * FROM rules_applied WHERE silence_ms = {silence_ms}")
+        timer.append(_unnest(f"""(
+            SELECT sensor_id, MAX(ts) AS last_ts,
+              SUBSTRING(MAX(LPAD(CAST(ts AS STRING), 19, '0') || site) FROM 20) AS site,
+              MAX(silence_s) AS silence_s, MAX(silence_ms) AS silence_ms
+            FROM TABLE(SESSION(TABLE rules_applied_{silence_ms} PARTITION BY sensor_id,
+              DESCRIPTOR(rowtime), {interval_sql(silence_ms + allowed_lateness_ms + 2)}))
+            GROUP BY sensor_id, window_start, window_end)""", [
+            _event(SILENT, "warning", "'open'", "silence_s", "silence_s",
+                   "last_ts + silence_ms", "NULL", "last_ts + silence_ms", last_ts="last_ts")]))
+    view("rules_silence_timer", " UNION ALL ".join(timer))
+    # The same open from both paths: the first one seen is kept (the resolve always passes).
+    columns = ", ".join(f"`{c}`" for c in EVENT_COLUMNS)
+    view("rules_silence", f"""
+        SELECT sensor_id, {columns} FROM (
+          SELECT *, SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) OVER (
+            PARTITION BY sensor_id, started_at ORDER BY proctime) AS opens
+          FROM (SELECT *, PROCTIME() AS proctime FROM (
+            SELECT * FROM rules_silence_gap UNION ALL SELECT * FROM rules_silence_timer)))
+        WHERE status = 'resolved' OR opens = 1""")
+
+    # Only the events cross to Python, for value and message. A DataStream boundary keeps
+    # the planner from pushing the Python functions into each branch (one Python operator).
+    events = t_env.from_data_stream(t_env.to_data_stream(sql(
+        f"{threshold} UNION ALL {rate} UNION ALL SELECT * FROM rules_silence")))
+    t_env.create_temporary_view("rules_events", events)
+    register_formatters(t_env)
+    return sql("""
+        SELECT sensor_id || ':' || `rule` || ':' || CAST(started_at AS STRING) AS alert_id,
+          sensor_id, site, `rule`, severity, status, alert_value(`rule`, x) AS `value`,
+          threshold, started_at, resolved_at, updated_at,
+          alert_message(`rule`, x, threshold, last_ts) AS message
+        FROM rules_events""")
+
+
+def register_formatters(t_env: StreamTableEnvironment) -> None:
+    """The two Python functions the alert events go through (only they cross to Python)."""
+    t_env.create_temporary_system_function(
+        "alert_value", udf(alert_value, result_type=DataTypes.DOUBLE()))
+    t_env.create_temporary_system_function(
+        "alert_message", udf(alert_message, result_type=DataTypes.STRING()))

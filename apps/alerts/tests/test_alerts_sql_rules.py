@@ -1,0 +1,150 @@
+"""The SQL rules (alerts.sql_rules) against the executable specification (alerts.rules).
+
+Random reading sequences (flapping around the thresholds, jumps, duplicates, out-of-order
+readings, silences, per-sensor overrides) run through :func:`define_alerts` on Flink (a
+local mini-cluster in this process, the same runtime the job uses) and through
+:func:`alerts.rules.on_reading`; the events must be the same records, in the same order
+per alert. The watermark here lags a day behind, so no reading is behind it and the
+silence sessions close only when the input ends (the watermark then jumps to the end of
+time): each sensor's last silence opens there, as the Python timer would.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyflink.common import Types
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment
+
+from alerts import rules as r
+from alerts import sql_rules
+from alerts.config import Rules
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+T0 = 1_700_000_000_000
+DEFAULTS = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=30.0)
+OVERRIDES = {
+    "p-03": Rules(high=90.0, low=-10.0, hysteresis=0.5, rate=10.0, silence_s=30.0),
+    "p-05": Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=12.5),
+    "p-07": Rules(high=80.0, low=5.0, hysteresis=2.0, rate=4.0, silence_s=20.0),
+}
+ReadingRow = tuple[str, str, int, float, int]
+
+
+def _value(rng: random.Random, style: str) -> float:
+    if style == "flap":
+        return round(rng.choice([79.5, 80.5, 78.1, 77.9, 80.0, 78.0, 81.0, 90.25]), 2)
+    if style == "low":
+        return round(rng.choice([-9.5, -10.5, -8.1, -7.9, -10.0, -8.0, -15.0, 0.0]), 2)
+    if style == "rate":
+        return round(rng.choice([20.0, 20.06, 10.06, 30.1, 20.1, 10.1, 25.0, 14.99]), 2)
+    return round(rng.uniform(-20, 100), 2)
+
+
+def sequences(seed: int, sensors: int = 40, length: int = 40) -> list[ReadingRow]:
+    """Readings of ``sensors`` sensors, each sensor's in its own order, interleaved."""
+    rng = random.Random(seed)
+    per: list[list[ReadingRow]] = []
+    for n in range(sensors):
+        sid, style = f"p-{n:02d}", ("flap", "low", "rate", "any")[n % 4]
+        ts, out = T0 + rng.randrange(0, 10_000), []
+        for seq in range(length):
+            ts += rng.choice([1_000, 5_000, 5_000, 10_000, 20_000, 30_000, 30_001, 45_000])
+            row = (sid, "plant-a", ts, _value(rng, style), seq)
+            out.append(row)
+            if rng.random() < 0.1:
+                out.append(row)  # a duplicate
+            if rng.random() < 0.1:  # an out-of-order (older) reading
+                out.append((sid, "plant-a", ts - rng.randrange(0, 70_000), _value(rng, style),
+                            seq + 1000))
+        per.append(out)
+    merged: list[ReadingRow] = []
+    while any(per):
+        queue = rng.choice([q for q in per if q])
+        merged.append(queue.pop(0))
+    return merged
+
+
+def expected(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
+    """The events of alerts.rules, per alert id in order; then the input ends (the
+    watermark passes every deadline): each sensor's silence timer fires."""
+    states: dict[str, r.SensorState] = defaultdict(r.SensorState)
+    events: list[dict[str, Any]] = []
+    for row in readings:
+        rules = OVERRIDES.get(row[0], DEFAULTS)
+        events += r.on_reading(states[row[0]], r.Reading(*row), rules)
+    for sid, state in states.items():
+        rules = OVERRIDES.get(sid, DEFAULTS)
+        assert state.last_ts is not None
+        events += r.on_timer(state, sid, state.last_ts + int(rules.silence_s * 1000), rules)
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        out[event["alert_id"]].append(event)
+    return dict(out)
+
+
+def run_sql(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
+    """The events of define_alerts on a local Flink, per alert id in arrival order."""
+    env = StreamExecutionEnvironment.get_execution_environment()
+    env.set_parallelism(1)
+    env.add_python_file(str(SRC / "alerts"))
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    stream = env.from_collection(readings, type_info=Types.ROW_NAMED(
+        ["sensor_id", "site", "ts", "temperature_c", "seq"],
+        [Types.STRING(), Types.STRING(), Types.LONG(), Types.DOUBLE(), Types.LONG()]))
+    t_env.create_temporary_view("on_time", t_env.from_data_stream(stream, (
+        Schema.new_builder()
+        .column("sensor_id", DataTypes.STRING()).column("site", DataTypes.STRING())
+        .column("ts", DataTypes.BIGINT()).column("temperature_c", DataTypes.DOUBLE())
+        .column("seq", DataTypes.BIGINT())
+        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
+        .column_by_expression("proctime", "PROCTIME()")
+        .watermark("rowtime", "rowtime - INTERVAL '1' DAY")
+        .build())))
+    alerts = sql_rules.define_alerts(t_env, "on_time", defaults=DEFAULTS, overrides=OVERRIDES,
+                                     allowed_lateness_ms=5_000)
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with alerts.execute().collect() as rows:
+        for row in rows:
+            event = dict(zip(sql_rules.ALERT_FIELDS, row, strict=True))
+            out[event["alert_id"]].append(event)
+    return dict(out)
+
+
+def test_formatting_is_exactly_the_python_rules() -> None:
+    assert sql_rules.alert_message(r.HIGH, 90.0, 80.0, None) == "temperature 90 °C above 80 °C"
+    assert sql_rules.alert_message(r.LOW, -15.5, -10.0, None) == (
+        "temperature -15.5 °C below -10 °C")
+    assert sql_rules.alert_message(r.RATE, 20.1 - 10.1, 10.0, None) == (
+        "temperature changed 10.0 °C within a minute (limit 10 °C)")
+    assert sql_rules.alert_message(r.SILENT, 12.5, 12.5, 1234) == (
+        "no reading for 12.5 s after 1234")
+    assert sql_rules.alert_value(r.RATE, 20.1 - 10.1) == 10.0
+
+
+def test_per_sensor_parameters_are_a_map_looked_up_by_sensor() -> None:
+    params = sql_rules._params(DEFAULTS, OVERRIDES)
+    assert params["high"] == "COALESCE(MAP['p-03', 90.0E0]['sensor_id'], 80.0E0)".replace(
+        "['sensor_id']", "[sensor_id]")
+    assert params["silence_ms"] == (
+        "COALESCE(MAP['p-05', CAST(12500 AS BIGINT), 'p-07', CAST(20000 AS BIGINT)][sensor_id], "
+        "CAST(30000 AS BIGINT))")
+    assert sql_rules._params(DEFAULTS, {})["rate"] == "10.0E0"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sql_rules_give_the_python_rules_events(seed: int) -> None:
+    readings = sequences(seed)
+    want = expected(readings)
+    got = run_sql(readings)
+    rules_seen = {e["rule"] for events in want.values() for e in events}
+    assert rules_seen == {r.HIGH, r.LOW, r.RATE, r.SILENT}  # the sequences exercise all four
+    assert set(got) == set(want)
+    for alert_id, events in want.items():
+        assert got[alert_id] == events, alert_id
