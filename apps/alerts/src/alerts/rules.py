@@ -3,8 +3,9 @@
 The Flink job keys the readings by sensor and calls :func:`on_reading` for each reading and
 :func:`on_timer` when the event-time silence timer fires; both mutate a :class:`SensorState`
 and return the alert events to emit. Only readings that are not late (at most the allowed
-lateness behind the watermark) reach the rules; late ones go to the late topic alone. Alert ids are ``<sensor_id>:<rule>:<started_at>``, so
-an event replayed after a restore overwrites its Elasticsearch document instead of adding one.
+lateness behind the watermark) reach the rules; late ones go to the late topic alone. Alert
+ids are ``<sensor_id>:<rule>:<started_at>``, so an event replayed after a restore overwrites
+its Elasticsearch document instead of adding one.
 
 Readings are applied in arrival order, which Kafka fixes per sensor (the sensor id is the
 message key, so one partition holds a sensor's readings in a fixed order): a replay makes
