@@ -54,7 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
         "10.0",
         "default rate-of-change limit: max - min of a sensor's last minute of readings, °C",
     ),
-    Setting("SILENCE_SECONDS", "60", "default: a sensor is silent after this much event time"),
+    Setting(
+        "SILENCE_SECONDS",
+        "60",
+        "default: a sensor is silent when its readings are more than this much event time "
+        "apart (exactly this much is not silence), s",
+    ),
     Setting(
         "SENSOR_RULES",
         "",
@@ -69,7 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ALLOWED_LATENESS_MS",
         "60000",
-        "readings this far behind the watermark still count; later ones go to LATE_TOPIC",
+        "readings up to this far behind the watermark (inclusive) still count; later ones "
+        "go to LATE_TOPIC, ms",
     ),
     Setting(
         "SOURCE_IDLE_TIMEOUT_MS",
