@@ -67,6 +67,18 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   release once its image is confirmed; the harness needs only the Maven jars. The image's
   default log directory is /tmp/kraft-combined-logs, so the description sets
   ``KAFKA_LOG_DIRS`` on its data volume (:data:`IMAGE_FACTS`).
+* kafka-python 2.3.3 in every app and in infra (the Pulumi topic provider), the last 2.x
+  release: bug fixes with the 2.3 API (idempotence still needs one request in flight).
+  PyPI serves 3.0.12; the simulator benchmark measured it at about 25 µs of CPU per reading
+  against about 36 µs for 2.3.0 (apps/simulator/README.md), but 3.0 breaks this repo's
+  code (``kafka.errors.NoBrokersAvailable`` removed, ``api_version_auto_timeout_ms``
+  refused, a producer waits ``bootstrap_timeout_ms`` rather than ``max_block_ms`` for its
+  first broker), and at the stack's 1,000 readings/s the simulator needs under 4% of a core
+  with either, so 3.0 is a change of its own. 2.3.3 also brought a 1,000,000-byte limit on
+  a received frame (``receive_message_max_bytes``, which broke large fetches in 3.0.0:
+  dpkp/kafka-python#3074, raised to 100 MB in #3075); in 2.3.3 a connection re-creates its
+  parser without that limit once it has closed, and a 2.3.3 consumer read 3.1 MB fetch
+  responses from the harness broker with default settings (measured for issue 15).
 
 What the description relies on in each pinned image (user, data directory, environment
 names, the programs a health check calls) is written next to the pin in
@@ -159,7 +171,7 @@ LOG4J2_VERSION = "2.25.4"  # what Kafka 4.3.1 is built with (gradle/dependencies
 PYTHON_VERSION = (3, 11)
 PYFLINK_PACKAGE = f"apache-flink=={FLINK_VERSION}"
 ELASTICSEARCH_CLIENT_VERSION = "8.19.3"
-KAFKA_PYTHON_VERSION = "2.3.0"
+KAFKA_PYTHON_VERSION = "2.3.3"
 
 # --- Images (official bases; users pull these, tests build their own) -------
 PYTHON_BASE_IMAGE = "python:3.11.14-slim-bookworm"
