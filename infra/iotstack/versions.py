@@ -69,11 +69,11 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   ``KAFKA_LOG_DIRS`` on its data volume (:data:`IMAGE_FACTS`).
 * kafka-python 2.3.3 in every app and in infra (the Pulumi topic provider), the last 2.x
   release: bug fixes with the 2.3 API (idempotence still needs one request in flight).
-  PyPI serves 3.0.12; the simulator benchmark measured it at about 25 µs of CPU per reading
-  against about 36 µs for 2.3.0 (apps/simulator/README.md), but 3.0 breaks this repo's
-  code (``kafka.errors.NoBrokersAvailable`` removed, ``api_version_auto_timeout_ms``
+  PyPI serves 3.0.12. The simulator benchmark (apps/simulator/README.md; medians of CPU per
+  reading) measured 2.3.0 at 35 µs, 2.3.3 at 27 µs and 3.0.12 at 24 µs, but 3.0 breaks this
+  repo's code (``kafka.errors.NoBrokersAvailable`` removed, ``api_version_auto_timeout_ms``
   refused, a producer waits ``bootstrap_timeout_ms`` rather than ``max_block_ms`` for its
-  first broker), and at the stack's 1,000 readings/s the simulator needs under 4% of a core
+  first broker), and at the stack's 1,000 readings/s the simulator needs about 3% of a core
   with either, so 3.0 is a change of its own. 2.3.3 also brought a 1,000,000-byte limit on
   a received frame (``receive_message_max_bytes``, which broke large fetches in 3.0.0:
   dpkp/kafka-python#3074, raised to 100 MB in #3075); in 2.3.3 a connection re-creates its
