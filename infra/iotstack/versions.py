@@ -115,17 +115,19 @@ CONFLUENT_PLATFORM_VERSION = "7.9.6"
 # 43e4479ff6) and the KAFKA-19012 fix (on the 3.9 branch: 9386374a08, 2026-01-12). 7.9.1
 # predates the 3.9.1 release; 7.9.2 (June 2025) has 3.9.1; 7.9.3 to 7.9.5 (Sep-Nov 2025)
 # carry 3.9.2-SNAPSHOT commits but neither the 3.9.2 release nor the fix; 7.9.6 (tag of
-# 2026-03-12) is the first with both, and also later 3.9 commits (3.9.3-SNAPSHOT); 7.9.7 to
-# 7.9.9 (May-July 2026) contain them too. (tests/kafkatest/version.py says LATEST_3_9 =
-# 3.9.1 in every 7.9 tag up to 7.9.9: that list of versions for system tests lags, it does
-# not say what the broker is built from.) A cp-kafka patch is a Confluent build (its jars are
-# versioned 7.9.6-ccs), never byte-equal to an Apache release, so the rule is that it
-# *contains* KAFKA_ZK_VERSION. The whole 7.9 line is Apache Kafka 3.9:
+# 2026-03-12) is the first with both, and it also has the commit that moved Apache's 3.9
+# branch on to 3.9.3-SNAPSHOT after the release (25a388ffc0, 2026-02-21), so it holds
+# whichever 3.9.2 candidate was released; 7.9.7 to 7.9.9 (May-July 2026) contain them too.
+# (tests/kafkatest/version.py says LATEST_3_9 = 3.9.1 in every 7.9 tag up to 7.9.9: that
+# list of versions for system tests lags, it does not say what the broker is built from.)
+# A cp-kafka patch is a Confluent build (its jars are versioned 7.9.6-ccs), never byte-equal
+# to an Apache release, so the rule is that it *contains* KAFKA_ZK_VERSION. The whole 7.9
+# line is Apache Kafka 3.9:
 # https://docs.confluent.io/platform/current/installation/versions-interoperability.html
 # 7.9.6 is pinned, not 7.9.9: it is the newest patch whose image sources are stored where
 # this was checked (confluentinc/kafka-images has tag v7.9.6 and branch 7.9.6-post; for
-# 7.9.7 only release-candidate tags, for 7.9.8 and 7.9.9 nothing), so IMAGE_FACTS could be
-# read for it.
+# 7.9.7 a branch and release-candidate tags but no release tag, for 7.9.8 and 7.9.9
+# nothing), so IMAGE_FACTS could be read for it.
 CONFLUENT_KAFKA: dict[str, str] = {
     "7.9.0": "3.9.0",
     "7.9.1": "3.9.1-SNAPSHOT",
