@@ -33,6 +33,7 @@ OVERRIDES = {
     "p-05": Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=12.5),
     "p-07": Rules(high=80.0, low=5.0, hysteresis=2.0, rate=4.0, silence_s=20.0),
 }
+LATENESS = 5_000  # ALLOWED_LATENESS_MS
 ReadingRow = tuple[str, str, int, float, int]
 
 
@@ -81,7 +82,8 @@ def expected(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
     for sid, state in states.items():
         rules = OVERRIDES.get(sid, DEFAULTS)
         assert state.last_ts is not None
-        events += r.on_timer(state, sid, state.last_ts + int(rules.silence_s * 1000), rules)
+        at = r.silence_timer_at(state.last_ts, rules, LATENESS)
+        events += r.on_timer(state, sid, at, rules, LATENESS)
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         out[event["alert_id"]].append(event)
@@ -108,7 +110,7 @@ def run_sql(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
         .watermark("rowtime", "rowtime - INTERVAL '1' DAY")
         .build())))
     alerts = sql_rules.define_alerts(t_env, "on_time", defaults=DEFAULTS, overrides=OVERRIDES,
-                                     allowed_lateness_ms=5_000)
+                                     allowed_lateness_ms=LATENESS)
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with alerts.execute().collect() as rows:
         for row in rows:

@@ -49,6 +49,7 @@ LOW = "low_temperature"
 RATE = "rate_of_change"
 SILENT = "sensor_silent"
 RATE_WINDOW_MS = 60_000
+_LATE_FIRE = ("table.exec.emit.early-fire.enabled", "table.exec.emit.late-fire.enabled")
 ALERT_FIELDS = (
     "alert_id", "sensor_id", "site", "rule", "severity", "status", "value", "threshold",
     "started_at", "resolved_at", "updated_at", "message",
@@ -272,8 +273,19 @@ def define_alerts(
 
     # Only the events cross to Python, for value and message. A DataStream boundary keeps
     # the planner from pushing the Python functions into each branch (one Python operator).
-    events = t_env.from_data_stream(t_env.to_data_stream(sql(
-        f"{threshold} UNION ALL {rate} UNION ALL SELECT * FROM rules_silence")))
+    # to_data_stream plans the query now: with the job-wide late firing (the aggregates'
+    # allowed lateness) off, which window table functions (the sessions) refuse.
+    config = t_env.get_config()
+    saved = {key: config.get(key, None) for key in _LATE_FIRE}
+    for key in _LATE_FIRE:
+        config.set(key, "false")
+    try:
+        events = t_env.from_data_stream(t_env.to_data_stream(sql(
+            f"{threshold} UNION ALL {rate} UNION ALL SELECT * FROM rules_silence")))
+    finally:
+        for key, value in saved.items():
+            if value is not None:
+                config.set(key, value)
     t_env.create_temporary_view("rules_events", events)
     register_formatters(t_env)
     return sql("""
