@@ -172,12 +172,10 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         # materializer.
         "table.exec.sink.upsert-materialize": "NONE",
         "table.local-time-zone": "UTC",
-        # Python bundles: flushed every 100 ms (bounds alert latency) or 10k records. The
-        # worker's state cache must hold every active sensor, else each reading is a gRPC
-        # round trip to the JVM's state backend (1000 sensors: ~1k readings/s, measured).
+        # Python bundles (only the alert events cross to Python, for value and message):
+        # flushed every 100 ms (bounds the alert latency) or 10k records.
         "python.fn-execution.bundle.time": "100",
         "python.fn-execution.bundle.size": "10000",
-        "python.state.cache-size": "100000",
     }.items():
         conf.set_string(key, value)
     return conf
@@ -207,8 +205,6 @@ def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
         defaults=cfg.rules,
         overrides=cfg.sensor_rules,
         allowed_lateness_ms=cfg.allowed_lateness_ms,
-        state_ttl_s=cfg.state_ttl_s,
-        parallelism=cfg.parallelism,
     )
     statements = t_env.create_statement_set()
     statements.add_insert("kafka_dead_letters", outputs.dead_letters)
