@@ -19,9 +19,9 @@ Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see be
   turns true, resolves where it turns false. ``low_temperature`` mirrors it.
 * ``rate_of_change``: spread = max - min of the applied readings with ``ts`` in
   ``[ts - 60000, ts]`` (both ends inclusive). Open iff spread > rate; opens and resolves
-  where that changes. This window is an event-time ``RANGE`` window: it emits when the
-  watermark passes the reading (so these events wait for the watermark), and a reading
-  that is already behind the watermark when it reaches it is not in any spread.
+  where that changes. This window is an event-time ``RANGE`` window: it emits a reading
+  once the watermark reaches its ``ts`` (so these events wait for the watermark); one
+  already behind the watermark is emitted at the next watermark, not dropped.
 * ``sensor_silent``: a gap strictly longer than ``silence_s`` between two consecutive
   applied readings opens (at last ts + silence) and resolves (at the new reading's ts) the
   episode; an event-time session window (gap ``silence_ms + ALLOWED_LATENESS_MS + 2``)
@@ -55,7 +55,6 @@ ALERT_FIELDS = (
     "started_at", "resolved_at", "updated_at", "message",
 )
 _PROC = "PARTITION BY sensor_id ORDER BY proctime"
-_EVENT = "PARTITION BY sensor_id ORDER BY rowtime"
 
 
 def alert_value(rule: str, x: float) -> float:
@@ -212,9 +211,15 @@ def define_alerts(
     ])
 
     # Rate of change: spread over [ts - 60000, ts] of event time (both ends inclusive),
-    # open iff spread > rate; transitions by LAG, in event-time order.
+    # open iff spread > rate. The RANGE window emits a row once the watermark reaches its
+    # ts; it drops a row only if the sensor already has one emitted at a ts as late or
+    # later (per key, not the watermark), which an applied reading never is (ts = 0 aside:
+    # Flink's initial mark). It emits each sensor's rows in ts order, so the transitions
+    # (LAG) and the open's fields (LAST_VALUE) follow in the order the rows arrive: by
+    # processing time, as rows behind the watermark would be dropped in event time.
     view("rules_spread", f"""
-        SELECT *, CASE WHEN spread > rate THEN 1 ELSE 0 END AS rt FROM (
+        SELECT *, CASE WHEN spread > rate THEN 1 ELSE 0 END AS rt, PROCTIME() AS proctime
+        FROM (
           SELECT sensor_id, site, ts, rowtime, rate,
             MAX(temperature_c) OVER w - MIN(temperature_c) OVER w AS spread
           FROM rules_applied
@@ -223,12 +228,12 @@ def define_alerts(
     view("rules_rate", f"""
         SELECT * FROM (
           SELECT *,
-            LAST_VALUE(CASE WHEN rt_open THEN ts END) OVER ({_EVENT}) AS rt_at,
-            LAST_VALUE(CASE WHEN rt_open THEN spread END) OVER ({_EVENT}) AS rt_x,
-            LAST_VALUE(CASE WHEN rt_open THEN site END) OVER ({_EVENT}) AS rt_site
+            LAST_VALUE(CASE WHEN rt_open THEN ts END) OVER ({_PROC}) AS rt_at,
+            LAST_VALUE(CASE WHEN rt_open THEN spread END) OVER ({_PROC}) AS rt_x,
+            LAST_VALUE(CASE WHEN rt_open THEN site END) OVER ({_PROC}) AS rt_site
           FROM (SELECT *, rt = 1 AND COALESCE(prev_rt, 0) = 0 AS rt_open,
                   rt = 0 AND prev_rt = 1 AS rt_close
-                FROM (SELECT *, LAG(rt) OVER ({_EVENT}) AS prev_rt FROM rules_spread)))
+                FROM (SELECT *, LAG(rt) OVER ({_PROC}) AS prev_rt FROM rules_spread)))
         WHERE rt_open OR rt_close""")
     rate = _unnest("rules_rate", [_event(
         RATE, "warning", "CASE WHEN rt_open THEN 'open' ELSE 'resolved' END", "rt_x", "rate",
