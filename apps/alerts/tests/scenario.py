@@ -224,13 +224,19 @@ EDGE_CASES: list[tuple[str, str, str | None]] = [
     ("underflows-double", edge_text("e-underflows-double", "1e-400"), None),
     ("duplicate-key", edge_text("e-duplicate-key", "99", extra=',"temperature_c":21.25'),
      None),
+    # The parser's limits (Jackson's defaults): a number of at most 1000 characters, at
+    # most 999 levels of nesting, the message's own object being the first.
+    ("number-1000-chars", edge_text("e-x", "1" + "0" * 999), OUT_OF_RANGE),
+    ("number-1001-chars", edge_text("e-x", "1" + "0" * 1000), NOT_JSON),
+    ("nesting-999", edge_text("e-nesting-999", extra=',"x":' + "[" * 998 + "]" * 998), None),
+    ("nesting-1000", edge_text("e-x", extra=',"x":' + "[" * 999 + "]" * 999), NOT_JSON),
 ]
 
 # The accepted cases' temperatures, as the aggregates report them (min = max = avg).
 EDGE_ACCEPTED_C = {
     "whitespace-around": 21.5, "seq-long-max": 21.5, "sensor-id-100": 21.5,
     "absolute-zero": -273.15, "max": 10000.0, "max-exponent": 10000.0, "minus-zero": 0.0,
-    "underflows-double": 0.0, "duplicate-key": 21.25,
+    "underflows-double": 0.0, "duplicate-key": 21.25, "nesting-999": 21.5,
 }
 
 
