@@ -5,11 +5,19 @@ simulator CLI as separate processes (``--realtime false``, default anomaly rates
 topic per run, and prints a table. A run's rate is every acknowledged message divided by the
 window from the first process's first send to the last process's final acknowledgement, as
 logged by the simulators themselves. CPU columns are CPU-seconds per wall second (2.0 = both
-cores of this machine busy) for the simulator processes and for the broker JVM; ``load`` is
-the 1-minute load average after the row, since other work on the machine skews every number.
+cores of this machine busy) for the simulator processes and for the broker JVM; ``µs/reading``
+is the simulators' CPU time per acknowledged reading (start-up included), the number that
+other work on a busy machine skews least; ``load`` is the 1-minute load average after the
+row, since other work on the machine skews the rates.
 
     /tmp/v-app/bin/python bench/simulator_bench.py            # the full sweep, ~5 min
     /tmp/v-app/bin/python bench/simulator_bench.py --quick    # a few rows
+
+To compare kafka-python versions, run the simulators with another interpreter (a venv with
+that kafka-python and the simulator's other dependencies) and, if the client's API moved, a
+copy of the simulator's source adapted to it; Kafka and this driver stay the same:
+
+    .venv/bin/python bench/simulator_bench.py --quick --python /tmp/kp-2.3.3/bin/python
 """
 
 from __future__ import annotations
@@ -73,7 +81,15 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def run_case(bootstrap: str, broker_pid: int, case: Case, per_process: int, index: int) -> Result:
+def run_case(
+    bootstrap: str,
+    broker_pid: int,
+    case: Case,
+    per_process: int,
+    index: int,
+    python: str = sys.executable,
+    simulator_src: Path = ROOT / "apps/simulator/src",
+) -> Result:
     """Run ``case.processes`` simulators to completion and measure them."""
     topic = f"bench-{index}-{int(time.time())}"
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
@@ -82,7 +98,7 @@ def run_case(bootstrap: str, broker_pid: int, case: Case, per_process: int, inde
     finally:
         admin.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMULATOR_")}
-    env["PYTHONPATH"] = str(ROOT / "apps/simulator/src")
+    env["PYTHONPATH"] = str(simulator_src)
     env.update(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         READINGS_TOPIC=topic,
@@ -102,7 +118,7 @@ def run_case(bootstrap: str, broker_pid: int, case: Case, per_process: int, inde
         proc_env = dict(env, SIMULATOR_SEED=str(p), SIMULATOR_FIRST_SENSOR=str(p * 100_000))
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "simulator"],
+                [python, "-m", "simulator"],
                 env=proc_env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
@@ -140,6 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only a few rows")
     parser.add_argument("--per-process", type=int, default=200_000, help="readings per process")
+    parser.add_argument(
+        "--python", default=sys.executable, help="the interpreter the simulators run with"
+    )
+    parser.add_argument(
+        "--simulator-src",
+        type=Path,
+        default=ROOT / "apps/simulator/src",
+        help="the directory holding the simulator package the simulators run",
+    )
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -158,9 +183,18 @@ def main(argv: list[str] | None = None) -> int:
         broker = kafka.processes[0].proc
         assert broker is not None
         print(f"Kafka {kafka.version} at {kafka.bootstrap} in {kafka.startup_s:.1f} s", flush=True)
+        client = subprocess.run(
+            [args.python, "-c", "import kafka; print(kafka.__version__)"],
+            env={"PYTHONPATH": str(args.simulator_src)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        print(f"simulators: {args.python} (kafka-python {client}) from {args.simulator_src}")
         header = (
             f"{'procs':>5} {'batch':>7} {'linger':>6} {'compr':>5} {'readings':>9} "
-            f"{'secs':>6} {'readings/s':>11} {'sim cpu':>7} {'broker cpu':>10} {'load':>5}"
+            f"{'secs':>6} {'readings/s':>11} {'sim cpu':>7} {'µs/reading':>10} {'broker cpu':>10} "
+            f"{'load':>5}"
         )
         print(header)
         print("-" * len(header))
@@ -168,15 +202,25 @@ def main(argv: list[str] | None = None) -> int:
         cpu_so_far = 0.0
         for index, case in enumerate(cases):
             started = time.monotonic()
-            result = run_case(kafka.bootstrap, broker.pid, case, args.per_process, index)
+            result = run_case(
+                kafka.bootstrap,
+                broker.pid,
+                case,
+                args.per_process,
+                index,
+                args.python,
+                args.simulator_src,
+            )
             wall = time.monotonic() - started
-            sim_cpu = (result.sim_cpu - cpu_so_far) / wall
+            sim_cpu_s = result.sim_cpu - cpu_so_far
+            sim_cpu = sim_cpu_s / wall
             cpu_so_far = result.sim_cpu
             results.append(result)
             print(
                 f"{case.processes:>5} {case.batch_size:>7} {case.linger_ms:>6} "
                 f"{case.compression:>5} {result.acked:>9} {result.window_s:>6.1f} "
-                f"{result.rate:>11,.0f} {sim_cpu:>7.2f} {result.broker_cpu:>10.2f} "
+                f"{result.rate:>11,.0f} {sim_cpu:>7.2f} {sim_cpu_s / result.acked * 1e6:>10.1f} "
+                f"{result.broker_cpu:>10.2f} "
                 f"{os.getloadavg()[0]:>5.1f}",
                 flush=True,
             )

@@ -19,6 +19,7 @@ from harness.flink import Flink
 from harness.kafka import Kafka
 from harness.procs import ManagedProcess, ServiceError
 from harness.stack import Stack
+from iotstack import versions
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 
@@ -73,7 +74,9 @@ def _zookeeper_has_broker(port: int) -> bool:
 
 
 def test_kafka_zookeeper_mode_roundtrip(kafka: Kafka) -> None:
-    assert kafka.mode == "zookeeper" and kafka.version.startswith("3.9")
+    assert kafka.mode == "zookeeper" and kafka.version == versions.KAFKA_ZK_VERSION
+    # the broker that runs is the pinned release (Kafka's AppInfoParser logs it at start-up)
+    assert f"Kafka version: {versions.KAFKA_ZK_VERSION} (" in kafka.broker.log_path.read_text()
     _roundtrip(kafka.bootstrap)
     zoo_cfg = (kafka.processes[-1].log_path.parent / "zoo.cfg").read_text()
     zk_port = int(
@@ -83,9 +86,12 @@ def test_kafka_zookeeper_mode_roundtrip(kafka: Kafka) -> None:
 
 
 def test_kafka_kraft_mode_roundtrip(kafka_kraft: Kafka) -> None:
-    assert kafka_kraft.mode == "kraft" and kafka_kraft.version.startswith("4.")
+    assert kafka_kraft.mode == "kraft" and kafka_kraft.version == versions.KAFKA_KRAFT_VERSION
+    assert kafka_kraft.version.startswith("4.")
     assert [p.name for p in kafka_kraft.processes] == [kafka_kraft.processes[0].name]
     assert "KRaft" in kafka_kraft.processes[0].name
+    log = kafka_kraft.broker.log_path.read_text()
+    assert f"Kafka version: {versions.KAFKA_KRAFT_VERSION} (" in log
     _roundtrip(kafka_kraft.bootstrap)
 
 

@@ -44,13 +44,25 @@ def test_pinned_versions_are_compatible() -> None:
             {"elasticsearch": "9.1.0", "kibana": "9.1.0", "elasticsearch_client": "9.1.0"},
             "needs Java 21",
         ),
-        ({"kafka_zk": "4.1.1"}, "Kafka 4.1.1 cannot run with ZooKeeper"),
+        ({"kafka_zk": "4.1.2"}, "Kafka 4.1.2 cannot run with ZooKeeper"),
         ({"kafka_kraft": "2.8.2"}, "Kafka 2.8.2 has no production KRaft mode"),
         (
             {"kafka_zk": "3.8.1"},
-            "cp-kafka 7.9.2 runs Kafka 3.9.1, not the 3.8 line of KAFKA_ZK_VERSION 3.8.1",
+            "cp-kafka 7.9.6 runs Kafka 3.9.2, not the 3.8 line of KAFKA_ZK_VERSION 3.8.1",
         ),
         ({"confluent_platform": "7.8.0"}, "Confluent Platform 7.8.0 is not in CONFLUENT_KAFKA"),
+        # 7.9.5 carries 3.9.2-SNAPSHOT commits, not the 3.9.2 release
+        (
+            {"confluent_platform": "7.9.5"},
+            "cp-kafka 7.9.5 does not contain Kafka 3.9.2 (its newest Kafka is 3.9.2-SNAPSHOT)",
+        ),
+        (
+            {"kafka_zk": "3.9.1", "confluent_platform": "7.9.2"},
+            "Kafka 3.9.1 (ZooKeeper mode) lacks the fix for KAFKA-19012",
+        ),
+        ({"kafka_kraft": "4.1.1"}, "Kafka 4.1.1 (KRaft mode) lacks the fix for KAFKA-19012"),
+        ({"kafka_kraft": "4.0.1"}, "the 4.0 line has it from 4.0.2"),
+        ({"kafka_kraft": "3.8.1"}, "Kafka 3.8.1 (KRaft mode) has no release with the fix"),
         ({"zookeeper": "3.9.2"}, "ZooKeeper 3.9.2 is not the ZooKeeper Kafka 3.9 is built with"),
     ],
 )
@@ -62,6 +74,27 @@ def test_each_broken_rule_is_named(change: dict[str, object], message: str) -> N
         versions.check_compatibility(pins)
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"confluent_platform": "7.9.9"},  # contains 3.9.2 as well (and later 3.9 commits)
+        {"kafka_kraft": "4.1.2"},  # the first 4.1 patch with the KAFKA-19012 fix
+        {"kafka_kraft": "4.2.0"},  # 4.2 had the fix from its first release
+        {"kafka_kraft": "4.4.0"},  # lines branched after the fix: not listed, fixed from .0
+    ],
+)
+def test_kafka_pins_that_contain_the_release_and_the_fix_are_allowed(
+    change: dict[str, object],
+) -> None:
+    pins = dataclasses.replace(versions.Pins(), **change)  # type: ignore[arg-type]
+    assert versions.compatibility_errors(pins) == []
+
+
+def test_a_snapshot_precedes_its_release() -> None:
+    key = versions._release_key
+    assert key("3.9.1") < key("3.9.2-SNAPSHOT") < key("3.9.2") < key("3.9.3-SNAPSHOT")
+
+
 def test_an_older_client_minor_of_the_same_major_is_allowed() -> None:
     # Elastic: clients are forward compatible (a client talks to servers of its major with an
     # equal or greater minor), so 8.18 against 8.19 breaks no rule; 8.19 against 8.18 does.
@@ -70,17 +103,18 @@ def test_an_older_client_minor_of_the_same_major_is_allowed() -> None:
 
 
 def test_the_zookeeper_mode_image_runs_the_kafka_release_the_harness_tests() -> None:
-    # The harness runs KAFKA_ZK_VERSION from Maven; cp-kafka must be the same release, and
-    # the zookeeper image the ZooKeeper that release is built with.
+    # The harness runs KAFKA_ZK_VERSION from Maven; cp-kafka must contain that release (the
+    # pinned patch's newest Kafka release is exactly it), and the zookeeper image must be the
+    # ZooKeeper that release is built with.
     assert versions.IMAGES["kafka-zookeeper-mode"] == (
         f"confluentinc/cp-kafka:{versions.CONFLUENT_PLATFORM_VERSION}"
     )
     assert versions.CONFLUENT_KAFKA[versions.CONFLUENT_PLATFORM_VERSION] == (
         versions.KAFKA_ZK_VERSION
-    ), "pick the Confluent Platform patch built from KAFKA_ZK_VERSION (see CONFLUENT_KAFKA)"
+    ), "pick a Confluent Platform patch whose newest Kafka is KAFKA_ZK_VERSION (CONFLUENT_KAFKA)"
     assert versions.IMAGES["zookeeper"] == f"zookeeper:{versions.ZOOKEEPER_VERSION}"
     assert versions.KAFKA_BUILT_WITH_ZOOKEEPER["3.9"] == versions.ZOOKEEPER_VERSION
-    assert versions.IMAGES["kafka-kraft-mode"].startswith("apache/kafka:")
+    assert versions.IMAGES["kafka-kraft-mode"] == f"apache/kafka:{versions.KAFKA_KRAFT_VERSION}"
 
 
 def test_installed_pyflink_and_python_match_the_pins() -> None:

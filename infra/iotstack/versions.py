@@ -44,12 +44,41 @@ Why these versions fit together (checked by :func:`check_compatibility`):
   8.19 runs on Java 17 (the integ-test zip bundles no JDK); 9.x would need Java 21, and the
   Maven repository reachable here serves no 9.x integ-test zip.
 * Kafka 3.9 is the last line that runs with ZooKeeper (the default mode); 4.x is
-  KRaft only. Both run on Java 17. The ASF's ``apache/kafka`` image runs KRaft only
-  (KAFKA-16453), so the ZooKeeper-mode broker is Confluent's community ``cp-kafka``, whose
-  maintainers document ZooKeeper mode; Confluent Platform 7.9.x ships Apache Kafka 3.9.x
-  (:data:`CONFLUENT_KAFKA`). ZooKeeper stays the Docker official ``zookeeper`` image: it is
-  exactly the 3.8.4 that Kafka 3.9 is built with and that the harness runs, pinned on its
-  own, while ``cp-zookeeper`` would be a second ~1 GB UBI image running the same jar.
+  KRaft only. Both run on Java 17. Every pinned Kafka must contain the fix for KAFKA-19012
+  (CVE-2026-35554: the Java producer could write records to the wrong topic after a batch
+  expired or a broker disconnected), which came in 3.9.2, 4.0.2, 4.1.2 and 4.2.0
+  (:data:`KAFKA_19012_FIXED_IN`). So ZooKeeper mode is 3.9.2. The ASF's ``apache/kafka``
+  image runs KRaft only (KAFKA-16453), so the ZooKeeper-mode broker is Confluent's community
+  ``cp-kafka``, whose maintainers document ZooKeeper mode; Confluent Platform 7.9.x ships
+  Apache Kafka 3.9.x, and 7.9.6 is the first patch that contains the 3.9.2 release and the
+  fix (:data:`CONFLUENT_KAFKA`: a cp-kafka patch must *contain* KAFKA_ZK_VERSION; it is a
+  Confluent build of Apache's branch plus its own commits, never the Apache release
+  itself). ZooKeeper stays the Docker official ``zookeeper`` image: it is exactly the 3.8.4
+  that Kafka 3.9 is built with and that the harness runs, pinned on its own, while
+  ``cp-zookeeper`` would be a second ~1 GB UBI image running the same jar.
+* KRaft mode is Kafka 4.3.1: the newest release that both the Maven registry here serves
+  (``kafka_2.13`` up to 4.4.0; 4.3.2 too) and that the ASF is known to publish as an
+  ``apache/kafka`` image. For 4.3.0 and 4.3.1 the release managers added the images to
+  Kafka's CVE scan after promoting them (apache/kafka pull requests 22337, "I promoted both
+  the jvm and native Docker images for 4.3.0", and 22657, "supported_image_tag for 4.3.1");
+  for 4.3.2 and 4.4.0 no such record was found in the sources searched here. That is "not
+  found here", not "does not exist": Docker Hub itself could not be queried from this
+  machine, and every Kafka release normally gets an image (KIP-975). Move to a newer
+  release once its image is confirmed; the harness needs only the Maven jars. The image's
+  default log directory is /tmp/kraft-combined-logs, so the description sets
+  ``KAFKA_LOG_DIRS`` on its data volume (:data:`IMAGE_FACTS`).
+* kafka-python 2.3.3 in every app and in infra (the Pulumi topic provider), the last 2.x
+  release: bug fixes with the 2.3 API (idempotence still needs one request in flight).
+  PyPI serves 3.0.12. The simulator benchmark (apps/simulator/README.md; medians of CPU per
+  reading) measured 2.3.0 at 35 µs, 2.3.3 at 27 µs and 3.0.12 at 24 µs, but 3.0 breaks this
+  repo's code (``kafka.errors.NoBrokersAvailable`` removed, ``api_version_auto_timeout_ms``
+  refused, a producer waits ``bootstrap_timeout_ms`` rather than ``max_block_ms`` for its
+  first broker), and at the stack's 1,000 readings/s the simulator needs about 3% of a core
+  with either, so 3.0 is a change of its own. 2.3.3 also brought a 1,000,000-byte limit on
+  a received frame (``receive_message_max_bytes``, which broke large fetches in 3.0.0:
+  dpkp/kafka-python#3074, raised to 100 MB in #3075); in 2.3.3 a connection re-creates its
+  parser without that limit once it has closed, and a 2.3.3 consumer read 3.1 MB fetch
+  responses from the harness broker with default settings (measured for issue 15).
 
 What the description relies on in each pinned image (user, data directory, environment
 names, the programs a health check calls) is written next to the pin in
@@ -68,28 +97,66 @@ FLINK_VERSION = "2.2.1"
 FLINK_SCALA_VERSION = "2.12"
 FLINK_KAFKA_CONNECTOR_VERSION = "5.0.0-2.2"
 
-KAFKA_ZK_VERSION = "3.9.1"  # mode "zookeeper": the last Kafka line with ZooKeeper
-KAFKA_KRAFT_VERSION = "4.1.1"  # mode "kraft"
+# mode "zookeeper": 3.9 is the last Kafka line with ZooKeeper, and 3.9.2 its first patch with
+# the KAFKA-19012 fix (KAFKA_19012_FIXED_IN)
+KAFKA_ZK_VERSION = "3.9.2"
+# mode "kraft": the newest Kafka that both the Maven registry here serves (the harness runs
+# its kafka_2.13 jars) and the ASF publishes as an apache/kafka image (see the docstring)
+KAFKA_KRAFT_VERSION = "4.3.1"
 ZOOKEEPER_VERSION = "3.8.4"  # the ZooKeeper that Kafka 3.9 is built and tested with
 
 # The Confluent Platform release whose cp-kafka image runs the ZooKeeper-mode broker.
-CONFLUENT_PLATFORM_VERSION = "7.9.2"
-# Confluent Platform patch -> the Apache Kafka release its broker is built from, read from
-# the tags of github.com/confluentinc/kafka (vX.Y.Z: the 3.9 history merged in and
-# tests/kafkatest/version.py LATEST_3_9). 7.9.1 predates the 3.9.1 release (its 3.9 branch
-# is at 3.9.1-SNAPSHOT); 7.9.2 (June 2025) has the 3.9.1 release commits and nothing toward
-# 3.9.2, so it is the patch nearest KAFKA_ZK_VERSION; 7.9.3 already carries 3.9.2-SNAPSHOT
-# commits. The whole 7.9 line is Apache Kafka 3.9:
+CONFLUENT_PLATFORM_VERSION = "7.9.6"
+# Confluent Platform patch -> the newest Apache Kafka release its broker contains ("-SNAPSHOT":
+# commits toward that release, not the release itself). Read from the release tags vX.Y.Z of
+# https://github.com/confluentinc/kafka (a fork that merges Apache Kafka's 3.9 branch into
+# its own): whether the tag has the commit that sets gradle.properties to an Apache release
+# (for 3.9.2: 12ead27d3b "Bump version to 3.9.2", merged with Apache's tag 3.9.2-rc0 by
+# 43e4479ff6) and the KAFKA-19012 fix (on the 3.9 branch: 9386374a08, 2026-01-12). 7.9.1
+# predates the 3.9.1 release; 7.9.2 (June 2025) has 3.9.1; 7.9.3 to 7.9.5 (Sep-Nov 2025)
+# carry 3.9.2-SNAPSHOT commits but neither the 3.9.2 release nor the fix; 7.9.6 (tag of
+# 2026-03-12) is the first with both, and it also has the commit that moved Apache's 3.9
+# branch on to 3.9.3-SNAPSHOT after the release (25a388ffc0, 2026-02-21), so it holds
+# whichever 3.9.2 candidate was released; 7.9.7 to 7.9.9 (May-July 2026) contain them too.
+# (tests/kafkatest/version.py says LATEST_3_9 = 3.9.1 in every 7.9 tag up to 7.9.9: that
+# list of versions for system tests lags, it does not say what the broker is built from.)
+# A cp-kafka patch is a Confluent build (its jars are versioned 7.9.6-ccs), never byte-equal
+# to an Apache release, so the rule is that it *contains* KAFKA_ZK_VERSION. The whole 7.9
+# line is Apache Kafka 3.9:
 # https://docs.confluent.io/platform/current/installation/versions-interoperability.html
+# 7.9.6 is pinned, not 7.9.9: it is the newest patch whose image sources are stored where
+# this was checked (confluentinc/kafka-images has tag v7.9.6 and branch 7.9.6-post; for
+# 7.9.7 a branch and release-candidate tags but no release tag, for 7.9.8 and 7.9.9
+# nothing), so IMAGE_FACTS could be read for it.
 CONFLUENT_KAFKA: dict[str, str] = {
     "7.9.0": "3.9.0",
     "7.9.1": "3.9.1-SNAPSHOT",
     "7.9.2": "3.9.1",
     "7.9.3": "3.9.2-SNAPSHOT",
+    "7.9.4": "3.9.2-SNAPSHOT",
+    "7.9.5": "3.9.2-SNAPSHOT",
+    "7.9.6": "3.9.2",
+    "7.9.7": "3.9.2",
+    "7.9.8": "3.9.2",
+    "7.9.9": "3.9.2",
+}
+# KAFKA-19012 (CVE-2026-35554): the Java producer could free a pooled buffer while a request
+# still used it, after a batch expired or a broker disconnected, and write records to the
+# wrong topic. It affects every Java client from 2.8.0. The first release of each line with
+# the fix, read from confluentinc/kafka (which merges Apache's branches): on 3.9 9386374a08
+# precedes the 3.9.2 release commit; on 4.0 the fix is in Apache's tag 4.0.2-rc1 (4.0.2); on
+# 4.1 in 4.1.2-rc0 but not in the 4.1.1 release; on 4.2 b8c5738146 precedes every "Bump
+# version to 4.2.0" commit; trunk had it (1df2ac5b2b, 2026-01-10, version 4.3.0-SNAPSHOT)
+# before 4.3 branched, so every later line has it from its .0. Lines before 3.9 got no fix.
+KAFKA_19012_FIXED_IN: dict[str, str] = {
+    "3.9": "3.9.2",
+    "4.0": "4.0.2",
+    "4.1": "4.1.2",
+    "4.2": "4.2.0",
 }
 # The ZooKeeper each Kafka line is built and tested with (gradle/dependencies.gradle of
-# Kafka's 3.9 branch, also at confluentinc/kafka v7.9.2: zookeeper 3.8.4). The harness runs
-# that jar; the zookeeper image must be the same release.
+# Kafka's 3.9 branch, also at the 3.9.2 release commit and confluentinc/kafka v7.9.6:
+# zookeeper 3.8.4). The harness runs that jar; the zookeeper image must be the same release.
 KAFKA_BUILT_WITH_ZOOKEEPER: dict[str, str] = {"3.9": "3.8.4"}
 
 ELASTICSEARCH_VERSION = "8.19.21"
@@ -100,13 +167,13 @@ JAVA_VERSION = 17  # the JDK the harness uses; every server above runs on it
 # Logging back-ends Kafka needs on its class path when run from Maven jars.
 RELOAD4J_VERSION = "1.2.25"
 SLF4J_VERSION = "1.7.36"
-LOG4J2_VERSION = "2.24.3"
+LOG4J2_VERSION = "2.25.4"  # what Kafka 4.3.1 is built with (gradle/dependencies.gradle)
 
 # --- Python packages that must agree with the servers ----------------------
 PYTHON_VERSION = (3, 11)
 PYFLINK_PACKAGE = f"apache-flink=={FLINK_VERSION}"
 ELASTICSEARCH_CLIENT_VERSION = "8.19.3"
-KAFKA_PYTHON_VERSION = "2.3.0"
+KAFKA_PYTHON_VERSION = "2.3.3"
 
 # --- Images (official bases; users pull these, tests build their own) -------
 PYTHON_BASE_IMAGE = "python:3.11.14-slim-bookworm"
@@ -132,8 +199,8 @@ BUILD_PLATFORMS = ("linux/amd64",)
 _ZOOKEEPER_SRC = (
     "https://github.com/31z4/zookeeper-docker/blob/ec1050affd761a7886c1f1f5d18165c19d3143e8/3.8.4/"
 )
-_CP_KAFKA_SRC = "https://github.com/confluentinc/kafka-images/blob/7.9.2-post/kafka/"
-_APACHE_KAFKA_SRC = "https://github.com/apache/kafka/blob/4.1/docker/"
+_CP_KAFKA_SRC = "https://github.com/confluentinc/kafka-images/blob/7.9.6-post/kafka/"
+_APACHE_KAFKA_SRC = "https://github.com/apache/kafka/blob/4.3/docker/"
 _FLINK_SRC = (
     "https://github.com/apache/flink-docker/blob/2bc8536e8b7ef419f19c4136febdb6cb062a82a6/"
     "2.2/scala_2.12-java17-ubuntu/"
@@ -192,7 +259,9 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
             "https://github.com/docker-library/official-images/blob/master/library/zookeeper",
         ),
     ),
-    # Confluent's community image (confluentinc/kafka-images, branch 7.9.2-post). Its
+    # Confluent's community image (confluentinc/kafka-images, branch 7.9.6-post; its kafka/
+    # directory differs from 7.9.2-post only in the parent pom's version, and the base
+    # (common-docker 7.9.6-post) still adds appuser first, curl and nmap-ncat). Its
     # configure script runs ZooKeeper mode unless KAFKA_PROCESS_ROLES is set, and then
     # requires KAFKA_ZOOKEEPER_CONNECT and KAFKA_ADVERTISED_LISTENERS; it exits on the old
     # KAFKA_PORT/HOST/ADVERTISED_PORT/ADVERTISED_HOST (so Kubernetes service links must stay
@@ -203,7 +272,7 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
     # /var/lib/kafka/data is appuser:root, ug+w. Confluent's packages put the Kafka tools on
     # PATH without ".sh" (there is no /opt/kafka); the base adds cub, curl and nc.
     "kafka-zookeeper-mode": ImageFacts(
-        read_for="confluentinc/cp-kafka:7.9.2",
+        read_for="confluentinc/cp-kafka:7.9.6",
         uid=1000,
         gids=(1000,),
         data_dirs={"/var/lib/kafka/data": "1000:0"},
@@ -221,7 +290,7 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
             f"{_CP_KAFKA_SRC}include/etc/confluent/docker/configure",
             f"{_CP_KAFKA_SRC}include/etc/confluent/docker/ensure",
             f"{_CP_KAFKA_SRC}include/etc/confluent/docker/kafka.properties.template",
-            "https://github.com/confluentinc/common-docker/blob/7.9.2-post/base/Dockerfile.ubi8",
+            "https://github.com/confluentinc/common-docker/blob/7.9.6-post/base/Dockerfile.ubi8",
             "https://docs.confluent.io/platform/7.3/installation/docker/config-reference.html",
             "https://docs.confluent.io/platform/7.6/tools/cli-reference.html",
             "https://github.com/confluentinc/cp-docker-images/issues/912",
@@ -234,10 +303,16 @@ IMAGE_FACTS: dict[str, ImageFacts] = {
     # ZooKeeper mode (KAFKA-16453) and its configure script has no ZooKeeper branch; in KRaft
     # mode it requires CLUSTER_ID. KAFKA_* names become server.properties lines. The user
     # appuser is uid 1000 (Alpine's first adduser); /var/lib/kafka/data is appuser:root. The
-    # distribution is /opt/kafka, not on PATH: tools are called as /opt/kafka/bin/*.sh.
-    # (Read on Kafka's 3.9 branch and trunk, identical in all of this.)
+    # distribution is /opt/kafka, not on PATH: tools are called as /opt/kafka/bin/*.sh. The
+    # image's default configuration (docker/server.properties) sets
+    # log.dirs=/tmp/kraft-combined-logs, outside the data volume, so the description sets
+    # KAFKA_LOG_DIRS under /var/lib/kafka/data (tests/infra/test_image_facts.py checks it in
+    # both modes). Read on the 4.3 branch as merged into github.com/confluentinc/kafka (the
+    # apache/kafka copy stored where this was checked stops in 2024); docker/jvm/Dockerfile
+    # there differs from 4.1's only in how the tarball is fetched (eclipse-temurin:21-jre-alpine
+    # base in both).
     "kafka-kraft-mode": ImageFacts(
-        read_for="apache/kafka:4.1.1",
+        read_for="apache/kafka:4.3.1",
         uid=1000,
         gids=(1000,),
         data_dirs={"/var/lib/kafka/data": "1000:0"},
@@ -418,6 +493,37 @@ def _minor_number(version: str) -> int:
     return int(version.split(".")[1])
 
 
+def _release_key(version: str) -> tuple[int, ...]:
+    """Sort key: 3.9.2-SNAPSHOT < 3.9.2 < 3.9.3-SNAPSHOT (a snapshot precedes its release)."""
+    number, _, suffix = version.partition("-")
+    return (*(int(part) for part in number.split(".")), 0 if suffix == "SNAPSHOT" else 1)
+
+
+def _line_key(line: str) -> tuple[int, int]:
+    major, minor = line.split(".")
+    return int(major), int(minor)
+
+
+def _kafka_19012_error(version: str, mode: str) -> str | None:
+    """Why Kafka ``version`` lacks the KAFKA-19012 fix, or None when it has it."""
+    line = _minor(version)
+    fixed_in = KAFKA_19012_FIXED_IN.get(line)
+    newest_listed = max(KAFKA_19012_FIXED_IN, key=_line_key)
+    if fixed_in is None and _line_key(line) > _line_key(newest_listed):
+        return None  # lines branched after the fix have it from their first release
+    if fixed_in is None:
+        return (
+            f"Kafka {version} ({mode} mode) has no release with the fix for KAFKA-19012 "
+            f"(CVE-2026-35554, records written to the wrong topic); use 3.9.2 or later"
+        )
+    if _release_key(version) < _release_key(fixed_in):
+        return (
+            f"Kafka {version} ({mode} mode) lacks the fix for KAFKA-19012 (CVE-2026-35554, "
+            f"records written to the wrong topic); the {line} line has it from {fixed_in}"
+        )
+    return None
+
+
 def compatibility_errors(pins: Pins = Pins()) -> list[str]:
     """Every broken compatibility rule, as a sentence naming both sides and the fix."""
     errors: list[str] = []
@@ -466,26 +572,37 @@ def compatibility_errors(pins: Pins = Pins()) -> list[str]:
         )
     if _major(pins.kafka_kraft) < 3:
         errors.append(f"Kafka {pins.kafka_kraft} has no production KRaft mode")
+    for version, mode in ((pins.kafka_zk, "ZooKeeper"), (pins.kafka_kraft, "KRaft")):
+        error = _kafka_19012_error(version, mode)
+        if error:
+            errors.append(error)
     errors.extend(_zookeeper_mode_errors(pins))
     return errors
 
 
 def _zookeeper_mode_errors(pins: Pins) -> list[str]:
-    """The cp-kafka image and the zookeeper image must run the Kafka line and the ZooKeeper
-    that the harness tests (KAFKA_ZK_VERSION from Maven and the ZooKeeper it is built with)."""
+    """The cp-kafka image must contain the Kafka release the harness tests (KAFKA_ZK_VERSION
+    from Maven), on the same line, and the zookeeper image must be the ZooKeeper that line is
+    built with."""
     errors: list[str] = []
     zk_line = _minor(pins.kafka_zk)
     shipped = CONFLUENT_KAFKA.get(pins.confluent_platform)
     if shipped is None:
         errors.append(
             f"Confluent Platform {pins.confluent_platform} is not in CONFLUENT_KAFKA; add the "
-            "Apache Kafka release its cp-kafka is built from (the confluentinc/kafka tag)"
+            "newest Apache Kafka release its broker contains (the confluentinc/kafka tag)"
         )
     elif _minor(shipped) != zk_line:
         errors.append(
             f"cp-kafka {pins.confluent_platform} runs Kafka {shipped}, not the {zk_line} line of "
             f"KAFKA_ZK_VERSION {pins.kafka_zk}; pick the Confluent Platform patch that ships "
             f"Kafka {zk_line}"
+        )
+    elif _release_key(shipped) < _release_key(pins.kafka_zk):
+        errors.append(
+            f"cp-kafka {pins.confluent_platform} does not contain Kafka {pins.kafka_zk} (its "
+            f"newest Kafka is {shipped}); pick a Confluent Platform patch that contains "
+            f"KAFKA_ZK_VERSION (CONFLUENT_KAFKA)"
         )
     built_with = KAFKA_BUILT_WITH_ZOOKEEPER.get(zk_line)
     if built_with != pins.zookeeper:

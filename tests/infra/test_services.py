@@ -51,8 +51,8 @@ def test_zookeeper_mode_uses_zookeeper_and_kafka_3_9() -> None:
     stack = describe(StackConfig(kafka_mode="zookeeper"))
     kafka = stack.services["kafka"]
     # Confluent's cp-kafka: the ASF image runs KRaft only (KAFKA-16453).
-    assert kafka.image == "confluentinc/cp-kafka:7.9.2"
-    assert versions.CONFLUENT_KAFKA["7.9.2"] == versions.KAFKA_ZK_VERSION == "3.9.1"
+    assert kafka.image == "confluentinc/cp-kafka:7.9.6"
+    assert versions.CONFLUENT_KAFKA["7.9.6"] == versions.KAFKA_ZK_VERSION == "3.9.2"
     assert kafka.health is not None
     assert " kafka-broker-api-versions --bootstrap-server" in kafka.health.shell  # no .sh
     assert kafka.env["KAFKA_ZOOKEEPER_CONNECT"] == "zookeeper:2181"

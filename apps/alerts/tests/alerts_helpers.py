@@ -6,11 +6,12 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
@@ -169,3 +170,44 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, poll: float 
     if os.environ.get("ALERTS_DEBUG"):
         print("DEBUG last:", last)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
+
+
+def _vertices(flink: Flink, job_id: str) -> list[dict[str, Any]]:
+    return list(flink.get(f"/jobs/{job_id}")["vertices"])
+
+
+def _get_list(flink: Flink, path: str) -> list[dict[str, Any]]:
+    """A REST path that answers a JSON list (watermarks, metrics)."""
+    return cast(list[dict[str, Any]], flink.get(path))
+
+
+def input_watermarks(flink: Flink, job_id: str) -> dict[str, int]:
+    """Each non-source vertex's input watermark (the minimum over its subtasks), by name."""
+    out = {}
+    for vertex in _vertices(flink, job_id):
+        if vertex["name"].startswith("Source"):
+            continue
+        marks = _get_list(flink, f"/jobs/{job_id}/vertices/{vertex['id']}/watermarks")
+        values = [int(m["value"]) for m in marks if m["id"].endswith("currentInputWatermark")]
+        out[vertex["name"]] = min(values) if values else -(2**63)
+    return out
+
+
+def wait_watermark(flink: Flink, job_id: str, at_least: int, timeout: float = 60) -> None:
+    """Wait until every operator of the job has seen a watermark of at least ``at_least``."""
+    wait_until(lambda: min(input_watermarks(flink, job_id).values()) >= at_least, timeout,
+               f"the watermark at {at_least} everywhere", poll=0.5)
+
+
+def late_records_dropped(flink: Flink, job_id: str) -> dict[str, int]:
+    """Every operator metric ``numLateRecordsDropped`` of the job (the windows), by id."""
+    out = {}
+    for vertex in _vertices(flink, job_id):
+        path = f"/jobs/{job_id}/vertices/{vertex['id']}/metrics"
+        names = [m["id"] for m in _get_list(flink, path)
+                 if m["id"].endswith(".numLateRecordsDropped")]
+        if names:
+            query = urllib.parse.quote(",".join(names), safe=",")
+            for metric in _get_list(flink, f"{path}?get={query}"):
+                out[metric["id"]] = int(float(metric["value"]))
+    return out

@@ -56,3 +56,29 @@ def test_restore_from_is_empty_or_a_savepoint_path() -> None:
     assert load({}).restore_from == ""
     path = "file:/opt/flink/data/savepoints/savepoint-0a1b2c-3d4e5f6a7b8c"
     assert load({"RESTORE_FROM": path}).restore_from == path
+
+
+@pytest.mark.parametrize(
+    ("env", "accepted"),
+    [
+        # defaults: silence 60 s + lateness 60 s + 1 ms = 120.001 s
+        ({"STATE_TTL_S": "120"}, False),
+        ({"STATE_TTL_S": "121"}, True),
+        ({"STATE_TTL_S": "121", "ALLOWED_LATENESS_MS": "1000"}, True),
+        ({"STATE_TTL_S": "61", "ALLOWED_LATENESS_MS": "0"}, True),
+        ({"STATE_TTL_S": "60", "ALLOWED_LATENESS_MS": "0"}, False),
+        # a per-sensor silence counts too
+        ({"STATE_TTL_S": "121", "SENSOR_RULES": '{"s-1": {"silence_s": 61}}'}, False),
+        ({"STATE_TTL_S": "122", "SENSOR_RULES": '{"s-1": {"silence_s": 61}}'}, True),
+    ],
+)
+def test_state_ttl_must_outlive_the_silence_timer(env: dict[str, str], accepted: bool) -> None:
+    """A sensor forgotten as its silence alert opens would leave that alert open for good."""
+    if accepted:
+        assert load(env).state_ttl_s == int(env["STATE_TTL_S"])
+        return
+    with pytest.raises(ConfigError) as err:
+        load(env)
+    message = str(err.value)
+    assert message.startswith(f"STATE_TTL_S={env['STATE_TTL_S']} must be more than")
+    assert "\n" not in message and "e.g. STATE_TTL_S=3600" in message

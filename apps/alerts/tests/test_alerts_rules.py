@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,11 +14,13 @@ from alerts.rules import (
     expiry_timer,
     on_reading,
     on_timer,
+    silence_timer_at,
     timer_needed,
 )
 
 RULES = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=30.0)
 NO_RATE = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=30.0)
+LATENESS = 5_000  # ALLOWED_LATENESS_MS of these tests
 
 
 def run(values: Sequence[float | None], rules: Rules = RULES, step: int = 5_000
@@ -92,9 +95,10 @@ def test_duplicates_and_out_of_order_readings_change_nothing() -> None:
 def test_silence_from_the_timer_then_resolved_by_the_next_reading() -> None:
     state = SensorState()
     on_reading(state, Reading("s", "p", 1_000, 20.0, 0), RULES)
-    assert timer_needed(state, RULES) == 31_000
-    assert timer_needed(state, RULES) is None  # one timer at a time
-    events = on_timer(state, "s", 31_000, RULES)
+    # 1 000 + 30 s of silence + 5 s of allowed lateness + 1 ms
+    assert timer_needed(state, RULES, LATENESS) == 36_001
+    assert timer_needed(state, RULES, LATENESS) is None  # one timer at a time
+    events = on_timer(state, "s", 36_001, RULES, LATENESS)
     assert brief(events) == [("s:sensor_silent:31000", "sensor_silent", "open")]
     back = on_reading(state, Reading("s", "p", 90_000, 20.0, 1), RULES)
     assert brief(back) == [("s:sensor_silent:31000", "sensor_silent", "resolved")]
@@ -104,10 +108,10 @@ def test_silence_from_the_timer_then_resolved_by_the_next_reading() -> None:
 def test_a_timer_made_stale_by_newer_readings_raises_nothing() -> None:
     state = SensorState()
     on_reading(state, Reading("s", "p", 0, 20.0, 0), RULES)
-    assert timer_needed(state, RULES) == 30_000
+    assert timer_needed(state, RULES, LATENESS) == 35_001
     on_reading(state, Reading("s", "p", 20_000, 20.0, 1), RULES)
-    assert on_timer(state, "s", 30_000, RULES) == []
-    assert timer_needed(state, RULES) == 50_000  # re-armed for the new deadline
+    assert on_timer(state, "s", 35_001, RULES, LATENESS) == []
+    assert timer_needed(state, RULES, LATENESS) == 55_001  # re-armed for the new deadline
 
 
 def test_a_gap_seen_before_the_timer_fired_gives_the_same_events() -> None:
@@ -124,10 +128,10 @@ def test_a_silent_sensor_expires_ttl_after_its_last_reading() -> None:
     state = SensorState()
     on_reading(state, Reading("s", "p", 1_000, 20.0, 0), RULES)
     assert expiry_timer(state, 600_000) is None  # a silence timer is still to come
-    deadline = timer_needed(state, RULES)
-    assert deadline == 31_000 and not expired(state, 31_000, 600_000)
-    on_timer(state, "s", 31_000, RULES)
-    assert timer_needed(state, RULES) is None
+    deadline = timer_needed(state, RULES, LATENESS)
+    assert deadline == 36_001 and not expired(state, 36_001, 600_000)
+    on_timer(state, "s", 36_001, RULES, LATENESS)
+    assert timer_needed(state, RULES, LATENESS) is None
     assert expiry_timer(state, 600_000) == 601_000
     assert not expired(state, 600_999, 600_000)
     assert expired(state, 601_000, 600_000)
@@ -136,12 +140,12 @@ def test_a_silent_sensor_expires_ttl_after_its_last_reading() -> None:
 def test_an_expiry_made_stale_by_a_new_reading_is_ignored() -> None:
     state = SensorState()
     on_reading(state, Reading("s", "p", 1_000, 20.0, 0), RULES)
-    on_timer(state, "s", timer_needed(state, RULES) or 0, RULES)
+    on_timer(state, "s", timer_needed(state, RULES, LATENESS) or 0, RULES, LATENESS)
     stale = expiry_timer(state, 600_000)
     assert stale == 601_000
     on_reading(state, Reading("s", "p", 500_000, 20.0, 1), RULES)  # back: silence resolved
-    new_deadline = timer_needed(state, RULES)
-    assert new_deadline == 530_000
+    new_deadline = timer_needed(state, RULES, LATENESS)
+    assert new_deadline == 535_001
     assert not expired(state, stale, 600_000)  # the sensor's readings moved its expiry
     assert not expired(state, new_deadline, 600_000)  # a silence deadline is never an expiry
 
@@ -152,3 +156,117 @@ def test_per_sensor_rules_can_differ() -> None:
         ("s:high_temperature:5000", "high_temperature", "open"),
         ("s:high_temperature:5000", "high_temperature", "resolved")]
     assert run([20, 35, 20], NO_RATE) == []
+
+
+# Silence boundary and arrival order. `drive` plays one sensor's arrivals the way the job
+# does: a reading more than LATENESS behind the watermark goes to the late topic (never to
+# the rules); a watermark fires every registered timer at or below it (one timer at a time).
+Step = tuple[str, Any]  # ("r", Reading) or ("w", watermark)
+
+
+def r(ts: int, seq: int = 0, value: float = 20.0) -> Step:
+    return ("r", Reading("s", "p", ts, value, seq))
+
+
+def w(watermark: int) -> Step:
+    return ("w", watermark)
+
+
+def drive(steps: Sequence[Step], rules: Rules = RULES
+          ) -> tuple[list[dict[str, Any]], list[Reading]]:
+    """(alert events, late readings) of one sensor for these arrivals."""
+    state, events, late = SensorState(), [], []
+    watermark: int | None = None
+    timer: int | None = None
+    for kind, item in steps:
+        if kind == "r":
+            if watermark is not None and item.ts < watermark - LATENESS:
+                late.append(item)
+                continue
+            events += on_reading(state, item, rules)
+            timer = timer_needed(state, rules, LATENESS) or timer
+        else:
+            watermark = item if watermark is None else max(watermark, item)
+            while timer is not None and timer <= watermark:
+                fired, timer = timer, None
+                events += on_timer(state, "s", fired, rules, LATENESS)
+                timer = timer_needed(state, rules, LATENESS)
+    return events, late
+
+
+def test_the_silence_timer_waits_for_every_reading_that_could_still_be_on_time() -> None:
+    assert silence_timer_at(1_000, RULES, LATENESS) == 1_000 + 30_000 + 5_000 + 1
+    events, _ = drive([r(1_000), w(36_000)])
+    assert events == []  # a reading at 31 000 would still be on time (5 000 behind)
+    events, _ = drive([r(1_000), w(36_001)])
+    assert brief(events) == [("s:sensor_silent:31000", "sensor_silent", "open")]
+
+
+def test_a_gap_of_exactly_the_silence_is_not_silence_in_either_order() -> None:
+    reading_first = drive([r(0), r(30_000, 1), w(35_000)])
+    watermark_first = drive([r(0), w(35_000), r(30_000, 1)])  # 5 000 behind: on time
+    assert reading_first == watermark_first == ([], [])
+
+
+def test_a_gap_one_ms_longer_is_one_episode_in_either_order() -> None:
+    reading_first, late = drive([r(0), r(30_001, 1)])
+    assert late == []
+    assert brief(reading_first) == [("s:sensor_silent:30000", "sensor_silent", "open"),
+                                    ("s:sensor_silent:30000", "sensor_silent", "resolved")]
+    opened, resolved = reading_first
+    assert opened["started_at"] == opened["updated_at"] == 30_000
+    assert resolved["resolved_at"] == 30_001 > resolved["started_at"] == 30_000
+    # The timer fires first (the watermark at 35 001), the reading is still on time.
+    timer_first, late = drive([r(0), w(35_001), r(30_001, 1)])
+    assert late == [] and timer_first == reading_first
+    assert drive([r(0), w(35_001)])[0] == [opened]  # the open came from the timer
+
+
+def test_a_late_next_reading_leaves_the_timers_episode_open() -> None:
+    # The watermark passed 35 001: the timer opened the episode; a reading at 30 000 is
+    # then more than 5 s behind, so it is late and used by nothing else.
+    events, late = drive([r(0), w(35_001), r(30_000, 1)])
+    assert brief(events) == [("s:sensor_silent:30000", "sensor_silent", "open")]
+    assert [x.ts for x in late] == [30_000]
+
+
+def test_a_watermark_pushed_by_other_sensors_gives_no_false_silence() -> None:
+    # The outside tester's case: read at t, the watermark passes t + 30 s (other sensors),
+    # then the next reading at t + 28 s, within the lateness. Never 30 s silent: no alert,
+    # until the sensor really is quiet for more than 30 s after its last reading.
+    events, late = drive([r(0), w(32_000), r(28_000, 1), w(63_000)])
+    assert (events, late) == ([], [])
+    events, _ = drive([r(0), w(32_000), r(28_000, 1), w(63_001)])
+    assert brief(events) == [("s:sensor_silent:58000", "sensor_silent", "open")]
+
+
+def test_silence_events_do_not_depend_on_watermark_timing() -> None:
+    # Random sequences (gaps around the silence, duplicates), each played once with no
+    # watermark until the end and once with random watermarks in between that keep every
+    # reading on time: the same readings applied must give the same events, in order.
+    rng = random.Random(16)
+    for _ in range(500):
+        ts, readings = 0, []
+        for seq in range(rng.randint(1, 12)):
+            ts += rng.choice([1, 5_000, 29_999, 30_000, 30_001, 35_000, 35_001, 90_000])
+            readings.append(r(ts, seq, rng.choice([20.0, 95.0])))
+            if rng.random() < 0.2:
+                readings.append(readings[-1])  # a duplicate
+        end = w(ts + 200_000)
+        plain, _ = drive([*readings, end])
+        steps: list[Step] = []
+        watermark = 0
+        for i, step in enumerate(readings):
+            steps.append(step)
+            if i + 1 < len(readings) and rng.random() < 0.7:
+                # up to the highest watermark that keeps the next reading on time (often
+                # exactly that one: the boundary)
+                highest = readings[i + 1][1].ts + LATENESS
+                watermark = max(watermark, rng.choice([highest, rng.randint(0, highest)]))
+                steps.append(w(watermark))
+        timed, late = drive([*steps, end])
+        assert late == []
+        assert timed == plain, steps
+        for event in timed:
+            if event["rule"] == "sensor_silent" and event["status"] == "resolved":
+                assert event["resolved_at"] > event["started_at"]

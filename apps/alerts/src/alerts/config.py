@@ -54,7 +54,12 @@ SETTINGS: tuple[Setting, ...] = (
         "10.0",
         "default rate-of-change limit: max - min of a sensor's last minute of readings, °C",
     ),
-    Setting("SILENCE_SECONDS", "60", "default: a sensor is silent after this much event time"),
+    Setting(
+        "SILENCE_SECONDS",
+        "60",
+        "default: a sensor is silent when its readings are more than this much event time "
+        "apart (exactly this much is not silence), s",
+    ),
     Setting(
         "SENSOR_RULES",
         "",
@@ -69,7 +74,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "ALLOWED_LATENESS_MS",
         "60000",
-        "readings this far behind the watermark still count; later ones go to LATE_TOPIC",
+        "readings up to this far behind the watermark (inclusive) still count; later ones "
+        "go to LATE_TOPIC, ms",
     ),
     Setting(
         "SOURCE_IDLE_TIMEOUT_MS",
@@ -80,7 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "STATE_TTL_S",
         "3600",
-        "per-sensor state (rules, de-duplication, open aggregates) expires after this idle time",
+        "per-sensor state (rules, de-duplication, open aggregates) expires after this idle time;"
+        " must be more than SILENCE_SECONDS + ALLOWED_LATENESS_MS",
     ),
     Setting(
         "SUBMIT_TIMEOUT_S",
@@ -280,6 +287,10 @@ def load(environ: Mapping[str, str]) -> Config:
     """Parse and validate the settings from ``environ``; raise ConfigError naming the variable."""
     flink_url, _, _ = _http_url(environ, "FLINK_REST_URL")
     rules = _rules(environ)
+    sensor_rules = _sensor_rules(environ, rules)
+    allowed_lateness_ms = _int(environ, "ALLOWED_LATENESS_MS", 0, 86_400_000)
+    state_ttl_s = _int(environ, "STATE_TTL_S", 60, 30 * 86_400)
+    _check_ttl_outlives_silence(state_ttl_s, allowed_lateness_ms, [rules, *sensor_rules.values()])
     return Config(
         bootstrap_servers=_bootstrap(environ),
         readings_topic=_name(environ, "READINGS_TOPIC", _TOPIC, "Kafka topic name"),
@@ -292,15 +303,36 @@ def load(environ: Mapping[str, str]) -> Config:
         job_name=_name(environ, "JOB_NAME", _JOB_NAME, "job name (letters, digits, ._- )"),
         parallelism=_int(environ, "JOB_PARALLELISM", 1, 64),
         rules=rules,
-        sensor_rules=_sensor_rules(environ, rules),
+        sensor_rules=sensor_rules,
         out_of_orderness_ms=_int(environ, "WATERMARK_OUT_OF_ORDERNESS_MS", 0, 3_600_000),
-        allowed_lateness_ms=_int(environ, "ALLOWED_LATENESS_MS", 0, 86_400_000),
+        allowed_lateness_ms=allowed_lateness_ms,
         idle_timeout_ms=_int(environ, "SOURCE_IDLE_TIMEOUT_MS", 0, 3_600_000),
         checkpoint_interval_ms=_int(environ, "CHECKPOINT_INTERVAL_MS", 100, 3_600_000),
-        state_ttl_s=_int(environ, "STATE_TTL_S", 60, 30 * 86_400),
+        state_ttl_s=state_ttl_s,
         submit_timeout_s=float(_int(environ, "SUBMIT_TIMEOUT_S", 1, 3600)),
         restore_from=_restore_path(environ),
     )
+
+
+def _check_ttl_outlives_silence(
+    state_ttl_s: int, allowed_lateness_ms: int, all_rules: list[Rules]
+) -> None:
+    """A sensor's state must outlive the moment its silence alert opens.
+
+    The silence timer opens the alert when the watermark reaches ``last reading +
+    SILENCE_SECONDS + ALLOWED_LATENESS_MS + 1 ms``, and the sensor is forgotten ``STATE_TTL_S``
+    after its last reading: with a TTL not longer than that, the sensor would be forgotten as
+    its alert opens, and the alert could never resolve.
+    """
+    longest = max(int(r.silence_s * 1000) for r in all_rules) + allowed_lateness_ms + 1
+    if state_ttl_s * 1000 <= longest:
+        needed = longest // 1000 + 1
+        raise ConfigError(
+            f"STATE_TTL_S={state_ttl_s} must be more than the longest SILENCE_SECONDS "
+            f"(SENSOR_RULES included) + ALLOWED_LATENESS_MS ({longest} ms), or a silent "
+            f"sensor is forgotten when its alert opens and the alert never resolves; "
+            f"e.g. STATE_TTL_S={max(needed, 3600)}"
+        )
 
 
 def _restore_path(environ: Mapping[str, str]) -> str:

@@ -124,6 +124,24 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
           'sink.delivery-guarantee' = 'at-least-once')""")
 
 
+def window_allowed_lateness_ms(cfg: cfg_mod.Config) -> int:
+    """The windows' ``table.exec.emit.allow-lateness``: ``ALLOWED_LATENESS_MS`` + 1 ms.
+
+    The late split calls a reading late iff ``ts < watermark - L`` (strictly more than L
+    behind). The legacy group window drops a reading iff its window is late,
+    ``window.maxTimestamp() + allowedLateness <= currentWatermark`` (Flink's
+    ``InternalWindowProcessFunction.isWindowLate``, flink-table-runtime): with
+    ``allowedLateness = L`` a reading in the last millisecond of its minute exactly L behind
+    (``ts = maxTimestamp``, ``watermark = ts + L``) was on time for the split but dropped by
+    the window (``numLateRecordsDropped``). With L + 1 the window drops a reading only if
+    ``maxTimestamp + L + 1 <= watermark``, which implies ``ts + L < watermark`` (late): the
+    window keeps every reading that is not late, and only a late one could be dropped (it
+    never reaches the window). The split's watermark is never behind the window's (the
+    window is downstream, watermarks flow in order with the records).
+    """
+    return cfg.allowed_lateness_ms + 1
+
+
 def job_configuration(cfg: cfg_mod.Config) -> Configuration:
     """Checkpointing, restart strategy, state TTL, watermarks and mini-batches."""
     conf = Configuration()
@@ -146,9 +164,9 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         # No mini-batches: their assigner replaces event-time watermarks with processing-time
         # ones, which would make CURRENT_WATERMARK (the late split) meaningless.
         "table.exec.mini-batch.enabled": "false",
-        # The one-minute windows accept readings up to the allowed lateness after closing
-        # and re-emit (an upsert of the same key) for each such reading.
-        "table.exec.emit.allow-lateness": f"{cfg.allowed_lateness_ms}ms",
+        # The one-minute windows accept every reading the late split calls on time after
+        # closing, and re-emit (an upsert of the same key) for each such reading.
+        "table.exec.emit.allow-lateness": f"{window_allowed_lateness_ms(cfg)}ms",
         "table.exec.emit.late-fire.enabled": "true",
         "table.exec.emit.late-fire.delay": "0s",
         # window_start is computed from MIN(ts), so the planner cannot prove that doc_id is

@@ -57,10 +57,13 @@ class Outputs:
 class RulesFunction(KeyedProcessFunction):
     """Keyed by sensor: runs :mod:`alerts.rules` with the state in Flink's keyed state."""
 
-    def __init__(self, defaults: Rules, overrides: Mapping[str, Rules], ttl_s: int) -> None:
+    def __init__(
+        self, defaults: Rules, overrides: Mapping[str, Rules], ttl_s: int, lateness_ms: int
+    ) -> None:
         self.defaults = defaults
         self.overrides = dict(overrides)
         self.ttl_ms = ttl_s * 1000
+        self.lateness_ms = lateness_ms  # a silence timer waits this long for on-time readings
         self.state: Any = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
@@ -83,7 +86,7 @@ class RulesFunction(KeyedProcessFunction):
         rules = self._rules(value.sensor_id)
         reading = r.Reading(value.sensor_id, value.site, value.ts, value.temperature_c, value.seq)
         events = r.on_reading(state, reading, rules)
-        timer = r.timer_needed(state, rules)
+        timer = r.timer_needed(state, rules, self.lateness_ms)
         if timer is not None:
             ctx.timer_service().register_event_time_timer(timer)
         self.state.update(state)
@@ -102,8 +105,8 @@ class RulesFunction(KeyedProcessFunction):
             return  # an expiry made stale by newer readings
         sensor_id = ctx.get_current_key()
         rules = self._rules(sensor_id)
-        events = r.on_timer(state, sensor_id, timestamp, rules)
-        timer = r.timer_needed(state, rules)
+        events = r.on_timer(state, sensor_id, timestamp, rules, self.lateness_ms)
+        timer = r.timer_needed(state, rules, self.lateness_ms)
         if timer is None:
             timer = r.expiry_timer(state, self.ttl_ms)
             timer = None if timer is None else max(timer, timestamp)
@@ -210,7 +213,9 @@ def define_pipeline(
         WHERE CURRENT_WATERMARK(rowtime) IS NULL OR NOT ({behind})"""))
     # A legacy group window because only it honours allowed lateness: the job config sets
     # table.exec.emit.allow-lateness + late-fire, so a reading within the lateness updates
-    # its closed minute (an update of the same key) instead of being dropped.
+    # its closed minute (an update of the same key) instead of being dropped. The window's
+    # lateness is ALLOWED_LATENESS_MS + 1 ms (alerts.job.window_allowed_lateness_ms), so it
+    # keeps exactly the readings of on_time, up to the last millisecond of a minute.
     aggregates = t_env.sql_query(f"""
         SELECT sensor_id, MAX(site) AS site,
           MIN(ts) - MOD(MIN(ts), {WINDOW_MS}) AS window_start,
@@ -228,7 +233,7 @@ def define_pipeline(
         keyed_by_sensor(t_env, t_env.sql_query(
             "SELECT sensor_id, ROW(sensor_id, site, ts, temperature_c, seq) FROM on_time"))
         .process(
-            RulesFunction(defaults, overrides, state_ttl_s),
+            RulesFunction(defaults, overrides, state_ttl_s, allowed_lateness_ms),
             output_type=Types.ROW_NAMED(list(ALERT_FIELDS), list(ALERT_TYPES)),
         )
         .uid("alert-rules")

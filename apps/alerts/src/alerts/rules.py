@@ -2,8 +2,10 @@
 
 The Flink job keys the readings by sensor and calls :func:`on_reading` for each reading and
 :func:`on_timer` when the event-time silence timer fires; both mutate a :class:`SensorState`
-and return the alert events to emit. Alert ids are ``<sensor_id>:<rule>:<started_at>``, so
-an event replayed after a restore overwrites its Elasticsearch document instead of adding one.
+and return the alert events to emit. Only readings that are not late (at most the allowed
+lateness behind the watermark) reach the rules; late ones go to the late topic alone. Alert
+ids are ``<sensor_id>:<rule>:<started_at>``, so an event replayed after a restore overwrites
+its Elasticsearch document instead of adding one.
 
 Readings are applied in arrival order, which Kafka fixes per sensor (the sensor id is the
 message key, so one partition holds a sensor's readings in a fixed order): a replay makes
@@ -113,10 +115,10 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
     events: list[dict[str, Any]] = []
     sid, ts, value = reading.sensor_id, reading.ts, reading.temperature_c
     state.site = reading.site
-    silence_ms = int(rules.silence_s * 1000)
-    if state.last_ts is not None and ts - state.last_ts > silence_ms:
-        # The gap itself proves the silence, whether or not the timer fired first: open the
-        # episode here if needed so the events do not depend on watermark timing.
+    if state.last_ts is not None and ts - state.last_ts > _silence_ms(rules):
+        # The gap itself proves the silence (strictly more than SILENCE_SECONDS), whether or
+        # not the timer fired first: open the episode here if needed, so both paths give
+        # the same events.
         if SILENT not in state.open:
             events.append(_silent(state, sid, state.last_ts, rules))
         events.append(_resolve(state, SILENT, ts))
@@ -148,18 +150,35 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
     return events
 
 
+def _silence_ms(rules: Rules) -> int:
+    return int(rules.silence_s * 1000)
+
+
 def _silent(state: SensorState, sensor_id: str, last_ts: int, rules: Rules) -> dict[str, Any]:
-    silence_ms = int(rules.silence_s * 1000)
     return _open(state, sensor_id, SILENT, "warning", rules.silence_s, rules.silence_s,
-                 last_ts + silence_ms,
+                 last_ts + _silence_ms(rules),
                  f"no reading for {rules.silence_s:g} s after {last_ts}")
 
 
-def timer_needed(state: SensorState, rules: Rules) -> int | None:
+def silence_timer_at(last_ts: int, rules: Rules, lateness_ms: int) -> int:
+    """The event time at which the silence after a reading at ``last_ts`` becomes certain.
+
+    Silence means a gap of strictly more than ``silence_ms`` to the next applied reading.
+    A reading that would disprove it has ``ts <= last_ts + silence_ms``, and it is on time
+    (applied) while ``watermark <= ts + lateness_ms``. So only once the watermark reaches
+    ``last_ts + silence_ms + lateness_ms + 1`` can no such reading still be applied, and an
+    event-time timer there (it fires when the watermark is >= its time) never opens an
+    episode that a reading then contradicts. The cost: the alert opens ``lateness_ms``
+    later in event time than the silence itself (its ``started_at``).
+    """
+    return last_ts + _silence_ms(rules) + lateness_ms + 1
+
+
+def timer_needed(state: SensorState, rules: Rules, lateness_ms: int) -> int | None:
     """The event time to register a silence timer at, or None if one is pending or moot."""
     if state.last_ts is None or state.timer_ts is not None or SILENT in state.open:
         return None
-    state.timer_ts = state.last_ts + int(rules.silence_s * 1000)
+    state.timer_ts = silence_timer_at(state.last_ts, rules, lateness_ms)
     return state.timer_ts
 
 
@@ -184,12 +203,16 @@ def expired(state: SensorState, timestamp: int, ttl_ms: int) -> bool:
 
 
 def on_timer(
-    state: SensorState, sensor_id: str, timestamp: int, rules: Rules
+    state: SensorState, sensor_id: str, timestamp: int, rules: Rules, lateness_ms: int
 ) -> list[dict[str, Any]]:
-    """The watermark passed ``timestamp``: open a silence alert if the sensor went quiet."""
+    """The watermark reached ``timestamp``: open a silence alert if the sensor went quiet.
+
+    The episode is the one the gap path of :func:`on_reading` would open (same id,
+    ``started_at`` = last reading + silence); the next reading resolves it at its ``ts``.
+    """
     state.timer_ts = None
     if state.last_ts is None or SILENT in state.open:
         return []
-    if timestamp >= state.last_ts + int(rules.silence_s * 1000):
+    if timestamp >= silence_timer_at(state.last_ts, rules, lateness_ms):
         return [_silent(state, sensor_id, state.last_ts, rules)]
     return []  # a newer reading moved the deadline; the caller re-registers via timer_needed

@@ -1,0 +1,158 @@
+"""The wired job at its event-time boundaries (issue 16, defects 3, 5 and 6), on the harness.
+
+One readings partition and no out-of-orderness, so the watermark is exactly the highest
+``ts`` read so far; each step waits (Flink REST) until every operator has seen it before the
+next readings are sent, so which one comes first is fixed, not a race.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from alerts_helpers import (
+    aggregate_docs,
+    consume_all,
+    job_settings,
+    late_records_dropped,
+    prepare,
+    produce,
+    reading,
+    start_job,
+    wait_until,
+    wait_watermark,
+)
+from harness.flink import Flink
+from harness.kafka import Kafka
+
+pytestmark = pytest.mark.services
+
+T0 = 1_700_000_040_000  # a minute boundary (UTC)
+LATENESS = 5_000
+SETTINGS = {
+    "WATERMARK_OUT_OF_ORDERNESS_MS": "0", "ALLOWED_LATENESS_MS": str(LATENESS),
+    "SILENCE_SECONDS": "30", "RATE_OF_CHANGE_C_PER_MIN": "1000",
+    "SOURCE_IDLE_TIMEOUT_MS": "600000", "CHECKPOINT_INTERVAL_MS": "2000",
+}
+
+
+def _send(kafka: Kafka, topic: str, *readings: tuple[str, int, int]) -> None:
+    """(sensor, ts, seq) readings at 20 °C, in this order."""
+    produce(kafka.bootstrap, topic,
+            [(s.encode(), reading(s, ts, 20.0, seq)) for s, ts, seq in readings])
+
+
+def test_a_reading_exactly_the_allowed_lateness_behind_counts_in_its_minute(
+    flink: Flink, kafka: Kafka
+) -> None:
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
+    prepare(settings, partitions=1)
+    topic = settings["READINGS_TOPIC"]
+    last_ms = T0 + 59_999  # the last millisecond of the minute [T0, T0 + 60 s)
+    _send(kafka, topic, ("s-edge", T0 + 10_000, 0), ("s-clock", last_ms + LATENESS, 0))
+    job_id = start_job(flink, settings)
+    try:
+        wait_watermark(flink, job_id, last_ms + LATENESS)  # the minute has closed
+        # Exactly LATENESS behind the watermark: on time, counted in its closed minute.
+        # One millisecond more: late, on the late topic and in no minute.
+        _send(kafka, topic, ("s-edge", last_ms, 1), ("s-edge", last_ms - 1, 2))
+
+        def settled() -> tuple[Any, Any] | None:
+            late = consume_all(kafka.bootstrap, settings["LATE_TOPIC"], 1000)
+            docs = aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"], 1000)
+            edge = docs.get(f"s-edge:{T0}")
+            return (late, edge) if late and edge and edge["count"] == 2 else None
+
+        late, edge = wait_until(settled, 60, "the on-time reading counted, the late one late")
+        time.sleep(3)  # give a wrongly counted late reading time to show up
+        assert edge == aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"])[
+            f"s-edge:{T0}"]
+        assert edge["count"] == 2 and edge["window_end"] == T0 + 60_000
+        late = consume_all(kafka.bootstrap, settings["LATE_TOPIC"])
+        assert [(v["sensor_id"], v["ts"], v["seq"], v["watermark_ms"]) for _, v in late] == [
+            ("s-edge", last_ms - 1, 2, last_ms + LATENESS)]
+        # Nothing dropped silently by the window: Flink's own counter of dropped records.
+        dropped = late_records_dropped(flink, job_id)
+        assert dropped and set(dropped.values()) == {0}, dropped
+    finally:
+        flink.cancel(job_id)
+
+
+def _silence(sensor: str, started_at: int, last_ts: int, resolved_at: int | None
+             ) -> list[dict[str, Any]]:
+    """The events of one silence episode of ``sensor`` (open, then resolved if it was)."""
+    opened = {"alert_id": f"{sensor}:sensor_silent:{started_at}", "sensor_id": sensor,
+              "site": "plant-a", "rule": "sensor_silent", "severity": "warning",
+              "status": "open", "value": 30.0, "threshold": 30.0, "started_at": started_at,
+              "resolved_at": None, "updated_at": started_at,
+              "message": f"no reading for 30 s after {last_ts}"}
+    if resolved_at is None:
+        return [opened]
+    return [opened, {**opened, "status": "resolved", "resolved_at": resolved_at,
+                     "updated_at": resolved_at}]
+
+
+def test_silence_does_not_depend_on_the_order_of_readings_and_watermark(
+    flink: Flink, kafka: Kafka
+) -> None:
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
+    prepare(settings, partitions=1)
+    topic = settings["READINGS_TOPIC"]
+    t = T0
+    timer = t + 30_000 + LATENESS + 1  # when a silence after a reading at t is certain
+    sensors = ("s-five", "s-eq-first", "s-eq-wm", "s-gap-first", "s-gap-wm", "s-gap-timer")
+    # Reading first: the next reading comes before the watermark moves past the deadline.
+    _send(kafka, topic, *[(s, t, 0) for s in sensors],
+          ("s-eq-first", t + 30_000, 1), ("s-gap-first", t + 30_001, 1),
+          ("s-clock", t + 32_000, 0))
+    job_id = start_job(flink, settings)
+    try:
+        alerts = settings["ALERTS_TOPIC"]
+
+        def events() -> list[dict[str, Any]]:
+            return [v for _, v in consume_all(kafka.bootstrap, alerts, 1000)]
+
+        # The outside tester's case: the watermark passed t + 30 s because of another
+        # sensor, then s-five's next reading at t + 28 s, within the lateness: never silent.
+        wait_watermark(flink, job_id, t + 32_000)
+        _send(kafka, topic, ("s-five", t + 28_000, 1), ("s-clock", t + 35_000, 1))
+        # Watermark first, up to the last one that keeps a reading at t + 30 s on time.
+        wait_watermark(flink, job_id, timer - 1)
+        _send(kafka, topic, ("s-eq-wm", t + 30_000, 1), ("s-gap-wm", t + 30_001, 1),
+              ("s-clock", timer, 2))
+        # Timer first: s-gap-timer's silence opens at the watermark `timer` ...
+        wait_watermark(flink, job_id, timer)
+        wait_until(lambda: any(e["sensor_id"] == "s-gap-timer" for e in events()), 60,
+                   "the silence timer of s-gap-timer")
+        # ... and its next reading, still on time (exactly LATENESS behind), resolves it.
+        _send(kafka, topic, ("s-gap-timer", t + 30_001, 1), ("s-clock", t + 63_000, 3))
+        # s-five's silence after its reading at t + 28 s is certain one ms later, not yet.
+        wait_watermark(flink, job_id, t + 63_000)
+        time.sleep(3)
+        assert not [e for e in events() if e["sensor_id"] == "s-five"]
+        _send(kafka, topic, ("s-clock", t + 63_001, 4))
+
+        def every_event() -> list[dict[str, Any]] | None:
+            got = events()
+            return got if any(e["sensor_id"] == "s-five" for e in got) else None
+
+        wait_until(every_event, 60, "s-five's real silence")
+        time.sleep(3)  # give a wrong extra event time to show up
+        by_sensor: dict[str, list[dict[str, Any]]] = {}
+        for event in events():
+            by_sensor.setdefault(event["sensor_id"], []).append(event)
+        assert by_sensor == {
+            # a gap of exactly 30 s is no silence, whichever came first
+            # a gap of 30.001 s is one episode, the same events whichever came first
+            "s-gap-first": _silence("s-gap-first", t + 30_000, t, t + 30_001),
+            "s-gap-wm": _silence("s-gap-wm", t + 30_000, t, t + 30_001),
+            "s-gap-timer": _silence("s-gap-timer", t + 30_000, t, t + 30_001),
+            # the real silence after t + 28 s, opened when the watermark reached
+            # t + 28 s + 30 s + LATENESS + 1 ms
+            "s-five": _silence("s-five", t + 58_000, t + 28_000, None),
+        }
+        assert consume_all(kafka.bootstrap, settings["LATE_TOPIC"]) == []
+    finally:
+        flink.cancel(job_id)
