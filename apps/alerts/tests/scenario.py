@@ -46,13 +46,13 @@ def _value(sensor: str, i: int) -> float | None:
 SENSORS = ("s-normal", "s-high", "s-flap", "s-low", "s-rate", "s-silent", "s-dup")
 
 MALFORMED: list[tuple[bytes | None, bytes | None, str]] = [
-    (b"bad-1", b"not json at all", "not a JSON object"),
+    (b"bad-1", b"not json at all", "not JSON"),
     (b"bad-2", b"[1, 2, 3]", "not a JSON object"),
     (b"bad-3", json.dumps({"schema_version": 1, "sensor_id": "s-x", "site": "plant-a",
                            "temperature_c": 20.0, "seq": 1}).encode(), "missing field 'ts'"),
     (b"bad-4", json.dumps({"schema_version": 1, "sensor_id": "s-x", "site": "plant-a",
                            "ts": T0, "temperature_c": "hot", "seq": 2}).encode(),
-     "field 'temperature_c' is not a number"),
+     "field 'temperature_c' has the wrong type"),
     (b"bad-5", json.dumps({"schema_version": 2, "sensor_id": "s-x", "site": "plant-a",
                            "ts": T0, "temperature_c": 20.0, "seq": 3}).encode(),
      "unknown schema_version 2"),
@@ -139,3 +139,111 @@ def expected_aggregates() -> dict[str, dict[str, Any]]:
             "window_end": start + 60_000, "count": len(values), "min": min(values),
             "avg": sum(values) / len(values), "max": max(values)}
     return out
+
+
+# --- Input edge cases (issue 16, defects 1, 2, 4, 7): what the job accepts, what it
+# dead-letters and with which of the documented reasons (docs/contracts.md).
+
+EDGE_T0 = T0  # every accepted edge reading is in the scenario's first minute
+NEXT_BELOW_ABSOLUTE_ZERO = "-273.15000000000003"  # the next double below -273.15
+NEXT_ABOVE_MAX = "10000.000000000002"  # the next double above 10000
+
+
+def edge_text(sensor: str, temperature: str = "21.5", *, seq: int = 0, ts: float = EDGE_T0,
+              sensor_id: str | None = None, extra: str = "") -> str:
+    """A reading written by hand: ``temperature`` is the literal JSON text of the value."""
+    sid = json.dumps(sensor if sensor_id is None else sensor_id)
+    return (f'{{"schema_version":1,"sensor_id":{sid},"site":"plant-a","ts":{ts},'
+            f'"temperature_c":{temperature},"seq":{seq}{extra}}}')
+
+
+NOT_JSON = "not JSON"
+NOT_OBJECT = "not a JSON object"
+OUT_OF_RANGE = "field 'temperature_c' is out of range"
+_V = edge_text("e-x")  # a valid reading, to be spoiled
+
+# (case name, payload text, the reason, or None: accepted as a reading of sensor e-<name>)
+EDGE_CASES: list[tuple[str, str, str | None]] = [
+    # RFC 8259: one JSON value, optionally surrounded by whitespace (space, tab, LF, CR).
+    ("whitespace-around", " \t\r\n" + edge_text("e-whitespace-around") + "\r\n\t ", None),
+    ("trailing-text", _V + " trailing", NOT_JSON),
+    ("two-objects", _V + _V, NOT_JSON),
+    ("two-objects-comma", _V + "," + _V, NOT_JSON),
+    ("trailing-comma", _V + " ,", NOT_JSON),
+    ("trailing-bracket", _V + "]", NOT_JSON),
+    ("trailing-brace", _V + "}", NOT_JSON),
+    ("trailing-key-value", _V + ',"x":1', NOT_JSON),
+    ("trailing-string", _V + ',"x"', NOT_JSON),
+    ("byte-order-mark", "\ufeff" + _V, NOT_JSON),
+    ("nul-after", _V + "\u0000", NOT_JSON),
+    ("nul-before", "\u0000" + _V, NOT_JSON),
+    ("vertical-tab-after", _V + "\u000b", NOT_JSON),
+    ("comment-after", _V + "/* c */", NOT_JSON),
+    ("comment-before", "// c\n" + _V, NOT_JSON),
+    ("nan-literal", edge_text("e-x", "NaN"), NOT_JSON),
+    ("infinity-literal", edge_text("e-x", "Infinity"), NOT_JSON),
+    ("single-quotes", _V.replace('"', "'"), NOT_JSON),
+    ("leading-zero", edge_text("e-x", "021.5"), NOT_JSON),
+    ("plus-sign", edge_text("e-x", "+21.5"), NOT_JSON),
+    ("empty-text", "", NOT_JSON),
+    ("blank-text", " \n", NOT_JSON),
+    ("csv", "sensor-0001;1700000000000;21.5", NOT_JSON),
+    # One JSON value, not an object.
+    ("array", "[1, 2, 3]", NOT_OBJECT),
+    ("array-of-reading", "[" + _V + "]", NOT_OBJECT),
+    ("string", '"' + _V.replace('"', '\\"') + '"', NOT_OBJECT),
+    ("number", " 42 ", NOT_OBJECT),
+    ("null", "null", NOT_OBJECT),
+    ("true", "true", NOT_OBJECT),
+    # Fields.
+    ("null-field", edge_text("e-x", "null"), "missing field 'temperature_c'"),
+    ("string-number", edge_text("e-x", '"21.5"'), "field 'temperature_c' has the wrong type"),
+    ("bool-number", edge_text("e-x", "true"), "field 'temperature_c' has the wrong type"),
+    ("ts-fraction", edge_text("e-x", ts=1_700_000_040_000.0),
+     "field 'ts' has the wrong type"),
+    ("ts-negative", edge_text("e-x", ts=-1), "field 'ts' is out of range"),
+    ("seq-negative", edge_text("e-x", seq=-1), "field 'seq' is out of range"),
+    ("seq-over-long", edge_text("e-x", seq=2**63), "field 'seq' is out of range"),
+    ("seq-long-max", edge_text("e-seq-long-max", seq=2**63 - 1), None),
+    ("sensor-id-empty", edge_text("e-x", sensor_id=""), "field 'sensor_id' is out of range"),
+    ("sensor-id-101", edge_text("e-x", sensor_id="e-" + "x" * 99),
+     "field 'sensor_id' is out of range"),
+    ("sensor-id-100", edge_text("e-x", sensor_id="e-sensor-id-100-" + "y" * 84), None),
+    ("schema-version-2", _V.replace('"schema_version":1', '"schema_version":2'),
+     "unknown schema_version 2"),
+    # The temperature range, -273.15 to 10000 inclusive, compared as a double.
+    ("absolute-zero", edge_text("e-absolute-zero", "-273.15"), None),
+    ("below-absolute-zero", edge_text("e-x", NEXT_BELOW_ABSOLUTE_ZERO), OUT_OF_RANGE),
+    ("max", edge_text("e-max", "10000"), None),
+    ("max-exponent", edge_text("e-max-exponent", "1E+4"), None),
+    ("above-max", edge_text("e-x", NEXT_ABOVE_MAX), OUT_OF_RANGE),
+    ("poison-pill", edge_text("e-x", "1.7e308"), OUT_OF_RANGE),
+    ("overflows-double", edge_text("e-x", "1e400"), OUT_OF_RANGE),
+    ("overflows-negative", edge_text("e-x", "-1e400"), OUT_OF_RANGE),
+    ("minus-zero", edge_text("e-minus-zero", "-0"), None),
+    ("underflows-double", edge_text("e-underflows-double", "1e-400"), None),
+    ("duplicate-key", edge_text("e-duplicate-key", "99", extra=',"temperature_c":21.25'),
+     None),
+    # The parser's limits (Jackson's defaults): a number of at most 1000 characters, at
+    # most 999 levels of nesting, the message's own object being the first.
+    ("number-1000-chars", edge_text("e-x", "1" + "0" * 999), OUT_OF_RANGE),
+    ("number-1001-chars", edge_text("e-x", "1" + "0" * 1000), NOT_JSON),
+    ("nesting-999", edge_text("e-nesting-999", extra=',"x":' + "[" * 998 + "]" * 998), None),
+    ("nesting-1000", edge_text("e-x", extra=',"x":' + "[" * 999 + "]" * 999), NOT_JSON),
+]
+
+# The accepted cases' temperatures, as the aggregates report them (min = max = avg).
+EDGE_ACCEPTED_C = {
+    "whitespace-around": 21.5, "seq-long-max": 21.5, "sensor-id-100": 21.5,
+    "absolute-zero": -273.15, "max": 10000.0, "max-exponent": 10000.0, "minus-zero": 0.0,
+    "underflows-double": 0.0, "duplicate-key": 21.25, "nesting-999": 21.5,
+}
+
+
+def edge_sensor(name: str) -> str:
+    """The sensor id an accepted edge case reads as."""
+    return "e-sensor-id-100-" + "y" * 84 if name == "sensor-id-100" else f"e-{name}"
+
+
+# Defect 2: 600,000 characters that JSON must escape (each becomes 2 or 6 bytes).
+HUGE_ESCAPABLE = '"\\\u0001' * 200_000

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import scenario
+from alerts import validation
 from alerts.config import load
 from alerts.submit import SubmitError, deploy, latest_failure, submit, wait_for_cluster
 from alerts_helpers import (
@@ -99,11 +100,80 @@ def test_scenario_gives_exactly_the_expected_outputs(flink: Flink, kafka: Kafka)
             (k, None if p is None else p.decode(), reason, settings["READINGS_TOPIC"])
             for k, p, reason in scenario.MALFORMED)
         assert all(isinstance(v["failed_at"], int) and v["failed_at"] > 0 for _, v in dlq)
+        assert [(v["payload_truncated"], v["payload_chars"]) for _, v in dlq] == [
+            (False, None if v["payload"] is None else len(v["payload"])) for _, v in dlq]
 
         got_late = sorted((v["sensor_id"], v["ts"], v["temperature_c"], v["seq"])
                           for _, v in late)
         assert got_late == sorted(scenario.LATE)
         assert all(v["watermark_ms"] > v["ts"] + 5_000 for _, v in late)
+    finally:
+        flink.cancel(job_id)
+
+
+def test_edge_inputs_on_the_real_job(flink: Flink, kafka: Kafka) -> None:
+    """Issue 16, defects 1, 2, 4, 7: every edge case of scenario.EDGE_CASES is accepted (its
+    minute is aggregated) or dead-lettered with its documented reason; a 600 kB message of
+    characters JSON must escape gives exactly one dead letter, cut as documented, and the
+    job runs on (no failure, no restart) and processes the next reading."""
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **scenario.RULE_SETTINGS)
+    prepare(settings)
+    t0, limit = scenario.EDGE_T0, validation.MAX_PAYLOAD_CHARS
+    edge = [(f"edge-{name}".encode(), payload.encode()) for name, payload, _ in scenario.EDGE_CASES]
+    # The poison pill's pair of readings in one minute, at the top of the accepted range.
+    pair = [(b"e-max-pair", scenario.edge_text("e-max-pair", "10000", seq=i, ts=t0 + i).encode())
+            for i in (0, 1)]
+    huge = [(b"huge", scenario.HUGE_ESCAPABLE.encode()),
+            (b"e-after-huge", scenario.edge_text("e-after-huge").encode())]
+    produce(kafka.bootstrap, settings["READINGS_TOPIC"], edge + pair + huge)
+    produce(kafka.bootstrap, settings["READINGS_TOPIC"], scenario.clocks(3))
+
+    def minute(sensor: str, value: float, count: int = 1) -> tuple[str, dict[str, object]]:
+        return f"{sensor}:{t0}", {
+            "sensor_id": sensor, "site": "plant-a", "window_start": t0,
+            "window_end": t0 + 60_000, "count": count, "min": value, "avg": value, "max": value}
+
+    want_aggs = dict(
+        [minute(scenario.edge_sensor(name), value)
+         for name, value in scenario.EDGE_ACCEPTED_C.items()]
+        + [minute("e-max-pair", 10_000.0, 2), minute("e-after-huge", 21.5)])
+    assert {scenario.edge_sensor(n) for n, _, r in scenario.EDGE_CASES if r is None} == {
+        scenario.edge_sensor(n) for n in scenario.EDGE_ACCEPTED_C}
+    job_id = start_job(flink, settings)
+    try:
+        aggs = wait_until(
+            lambda: (docs := aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"]))
+            and set(docs) >= set(want_aggs) and docs, 180, "the accepted edge readings' minutes")
+        # A valid reading far behind the watermark with a large extra field: late, cut too.
+        note = ',"note":"' + '\\"' * 20_000 + '"'
+        late_text = scenario.edge_text("e-late", extra=note)
+        produce(kafka.bootstrap, settings["READINGS_TOPIC"], [(b"e-late", late_text.encode())])
+        late = wait_until(lambda: consume_all(kafka.bootstrap, settings["LATE_TOPIC"], 1000),
+                          60, "the late reading")
+        time.sleep(2)  # give a wrong extra record time to show up
+
+        assert aggs == want_aggs  # nothing else aggregated; every aggregate finite
+
+        dlq = consume_all(kafka.bootstrap, settings["DEAD_LETTER_TOPIC"])
+        got = {k.decode(): v["reason"] for k, v in dlq}
+        want = {f"edge-{name}": r for name, _, r in scenario.EDGE_CASES if r is not None}
+        assert got == {**want, "huge": "not JSON"}
+        assert len(dlq) == len(got)  # one record each
+        for key, value in dlq:
+            original = dict(edge)[key] if key != b"huge" else huge[0][1]
+            text = original.decode()
+            assert value["payload"] == text[:limit], key
+            assert (value["payload_truncated"], value["payload_chars"]) == (
+                len(text) > limit, len(text)), key
+        assert len(scenario.HUGE_ESCAPABLE) == 600_000 > limit
+
+        assert [(k, v["sensor_id"], v["payload"], v["payload_truncated"], v["payload_chars"])
+                for k, v in late] == [
+            (b"e-late", "e-late", late_text[:limit], True, len(late_text))]
+
+        assert flink.job_state(job_id) == "RUNNING"
+        history = flink.get(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
+        assert history == []  # never failed, never restarted
     finally:
         flink.cancel(job_id)
 

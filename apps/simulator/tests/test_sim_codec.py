@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +51,10 @@ def test_round_trip(temperature: float) -> None:
             "missing field 'ts'",
         ),
         (
+            b'{"schema_version":1,"sensor_id":"s","site":"p","ts":null,"temperature_c":1,"seq":0}',
+            "missing field 'ts'",
+        ),
+        (
             b'{"schema_version":1,"sensor_id":"s","site":"p","ts":true,"temperature_c":1,"seq":0}',
             "field 'ts' has the wrong type",
         ),
@@ -76,3 +82,21 @@ def test_every_malformed_variant_is_rejected_for_its_stated_reason(variant: str)
     with pytest.raises(ValueError) as caught:
         codec.decode(payload.encode())
     assert str(caught.value) == MALFORMED_REASONS[variant]
+
+
+CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "contracts.md"
+
+
+def documented_reason_patterns() -> list[str]:
+    """docs/contracts.md's dead-letter reasons as regular expressions (placeholders filled)."""
+    section = CONTRACTS.read_text(encoding="utf-8").split("### Dead-letter reasons", 1)[1]
+    templates = re.findall(r"^\| `([^`]+)` \|", section.split("\n#", 1)[0], flags=re.M)
+    assert len(templates) == 7, templates
+    return [re.escape(t).replace(re.escape("<field>"), "[a-z_]+").replace(
+        re.escape("<value>"), "-?[0-9]+") for t in templates]
+
+
+@pytest.mark.parametrize("variant", sorted(MALFORMED_REASONS))
+def test_every_malformed_variant_expects_a_documented_reason(variant: str) -> None:
+    patterns = documented_reason_patterns()
+    assert any(re.fullmatch(p, MALFORMED_REASONS[variant]) for p in patterns)

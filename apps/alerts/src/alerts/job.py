@@ -83,7 +83,8 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
           'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE kafka_dead_letters (
-          msg_key BYTES, reason STRING, payload STRING, source_topic STRING, failed_at BIGINT
+          msg_key BYTES, reason STRING, payload STRING, payload_truncated BOOLEAN,
+          payload_chars INT, source_topic STRING, failed_at BIGINT
         ) WITH ({_kafka(cfg)}, 'topic' = '{cfg.dead_letter_topic}',
           'key.format' = 'raw', 'key.fields' = 'msg_key',
           'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
@@ -91,7 +92,8 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE kafka_late (
           msg_key BYTES, sensor_id STRING, site STRING, ts BIGINT, temperature_c DOUBLE,
-          seq BIGINT, watermark_ms BIGINT, payload STRING
+          seq BIGINT, watermark_ms BIGINT, payload STRING, payload_truncated BOOLEAN,
+          payload_chars INT
         ) WITH ({_kafka(cfg)}, 'topic' = '{cfg.late_topic}',
           'key.format' = 'raw', 'key.fields' = 'msg_key',
           'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',

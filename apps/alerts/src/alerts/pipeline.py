@@ -5,7 +5,7 @@ STRING``, an event-time attribute ``rowtime`` (with a watermark) and a processin
 attribute ``proctime``. The job feeds it from Kafka (:mod:`alerts.job`); a test can feed it
 from an in-memory collection. Everything except the per-sensor rules is Flink SQL:
 
-* validation -> ``dead_letters`` (reason + original payload);
+* validation -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
   silently: they go to their own topic, and the sink's record count is the late count);
 * one-minute aggregates: de-duplicated by (sensor_id, seq), then an updating GROUP BY on
@@ -83,7 +83,8 @@ def define_pipeline(
           {validation.typed_fields_sql()}
         FROM (SELECT *, {validation.wrapped_fields_sql()} FROM raw_readings)""")))
     dead_letters = t_env.sql_query(f"""
-        SELECT msg_key, reason, payload, '{source_topic}' AS source_topic,
+        SELECT msg_key, reason, {validation.payload_columns_sql()},
+          '{source_topic}' AS source_topic,
           CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000 AS failed_at
         FROM checked WHERE reason IS NOT NULL""")
     t_env.create_temporary_view("valid", t_env.sql_query("""
@@ -94,7 +95,7 @@ def define_pipeline(
         SELECT msg_key, sensor_id, site, ts, temperature_c, seq,
           UNIX_TIMESTAMP(CAST(CURRENT_WATERMARK(rowtime) AS STRING)) * 1000
             + EXTRACT(MILLISECOND FROM CURRENT_WATERMARK(rowtime)) AS watermark_ms,
-          payload
+          {validation.payload_columns_sql()}
         FROM valid WHERE CURRENT_WATERMARK(rowtime) IS NOT NULL AND {behind}""")
     t_env.create_temporary_view("on_time", t_env.sql_query(f"""
         SELECT sensor_id, site, ts, temperature_c, seq, rowtime, proctime FROM valid

@@ -1,11 +1,28 @@
-"""Reading validation as Flink SQL built-ins: a ``reason`` column that is NULL for valid JSON.
+"""Reading validation as Flink SQL built-ins: a ``reason`` column that is NULL for a valid reading.
 
-Validation runs in the JVM (JSON_QUERY, REGEXP), not in a Python UDF, so the malformed-message
-path costs no Python round trip. Each field is read once with ``JSON_QUERY(... WITH
-CONDITIONAL ARRAY WRAPPER)``, which yields e.g. ``[21.5]`` or ``["sensor-1"]`` and NULL when
-the field is absent or null; a regular expression on that text checks the JSON type.
-(``JSON_VALUE(... RETURNING DOUBLE)`` is avoided: in Flink 1.19 it throws a
-ClassCastException on a JSON string, which would fail the job on one bad message.)
+Validation runs in the JVM (IS JSON, JSON_QUERY, REGEXP), not in a Python UDF, so no message
+costs a Python round trip. The reasons are exactly :data:`REASONS`, the list in
+docs/contracts.md ("Dead-letter reasons"); a test checks that the two agree.
+
+* **One JSON text** (RFC 8259: one value, optionally surrounded by space, tab, LF, CR).
+  Flink's ``IS JSON`` and ``JSON_QUERY`` parse the first value with Jackson and ignore what
+  follows, so ``{...} trailing`` and ``{...}{...}`` would pass. Two more parses of the
+  payload ``P`` close that: ``'[' || P || ']'`` must be a JSON array and ``'{"k":' || P ||
+  '}'`` a JSON object. Whatever follows P's first value (other than whitespace) must make
+  the first wrapper continue with ``,`` or end with ``]``, else it fails to parse; ``]`` or
+  a trailing ``}`` cannot close the second wrapper's ``{``; after ``,`` the first wrapper
+  needs a value followed by ``,`` or ``]`` and the second a key, a string followed by ``:``.
+  No text satisfies both, so both parse only when P is one JSON value. An empty or blank
+  P gives ``{"k":}``, which fails. Jackson (Flink's parser) rejects NaN/Infinity, comments,
+  single quotes, leading zeros, control characters outside strings and a byte order mark.
+* **An object**: the one value starts with ``{`` (a cheap anchored REGEXP, no fourth parse).
+* **Fields**: each is read once with ``JSON_QUERY(... WITH CONDITIONAL ARRAY WRAPPER)``,
+  which yields e.g. ``[21.5]`` or ``["sensor-1"]`` and NULL when the field is absent or
+  null; a regular expression on that text checks the JSON type. (``JSON_VALUE(...
+  RETURNING DOUBLE)`` is avoided: in Flink 1.19 it threw a ClassCastException on a JSON
+  string, which would fail the job on one bad message.) Jackson writes numbers back in
+  their exact decimal form (``1e400`` -> ``1E+400``), so a number's range is checked
+  after ``TRY_CAST`` to DOUBLE (the nearest double; Infinity when it overflows).
 """
 
 from __future__ import annotations
@@ -14,18 +31,41 @@ from collections.abc import Callable
 
 SCHEMA_VERSION = 1
 MAX_TS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z; beyond it TIMESTAMP_LTZ overflows
+# A physical range: absolute zero up to 10,000 °C (above every contact or radiation sensor
+# and the Sun's surface). Any count of readings in range has a finite sum, average and
+# spread (max - min <= 10,273.15), so no aggregate or rule can overflow.
+MIN_TEMPERATURE_C = -273.15
+MAX_TEMPERATURE_C = 10_000.0
+MAX_ID_CHARS = 100  # sensor_id and site; keeps alert ids under Elasticsearch's 512-byte _id
+# A dead-letter or late record carries at most this many characters of the payload. A
+# character becomes at most 12 bytes in the record's JSON (a \uXXXX escape of each half of
+# a surrogate pair; control characters take 6), so the payload is at most 393,216 bytes
+# there, far below Kafka's 1 MiB default request and message limits.
+MAX_PAYLOAD_CHARS = 32_768
 
-# field -> (regex on the wrapped JSON text, what the contract says it must be)
-_INTEGER = r"^\[-?[0-9]{1,18}\]$"
+# THE dead-letter reasons, exactly as docs/contracts.md lists them; ``<field>`` is one of
+# the field names in FIELDS, ``<value>`` the schema_version as written (first 20 characters).
+REASONS: tuple[str, ...] = (
+    "empty message (null value)",
+    "not JSON",
+    "not a JSON object",
+    "missing field '<field>'",
+    "field '<field>' has the wrong type",
+    "unknown schema_version <value>",
+    "field '<field>' is out of range",
+)
+
+# field -> regex on the wrapped JSON text (the JSON type the contract requires)
+_INTEGER = r"^\[-?[0-9]+\]$"
 _NUMBER = r"^\[-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\]$"
-_STRING = r'^\["([^"\\]|\\.)+"\]$'
-FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("schema_version", _INTEGER, "an integer"),
-    ("sensor_id", _STRING, "a non-empty string"),
-    ("site", _STRING, "a non-empty string"),
-    ("ts", _INTEGER, "an integer (epoch ms)"),
-    ("temperature_c", _NUMBER, "a number"),
-    ("seq", _INTEGER, "an integer"),
+_STRING = r'^\["([^"\\]|\\.)*"\]$'
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("schema_version", _INTEGER),
+    ("sensor_id", _STRING),
+    ("site", _STRING),
+    ("ts", _INTEGER),
+    ("temperature_c", _NUMBER),
+    ("seq", _INTEGER),
 )
 
 
@@ -39,7 +79,7 @@ def _wrapped(payload: str, name: str) -> str:
 
 def wrapped_fields_sql(payload: str = "payload") -> str:
     """SELECT items reading each contract field once as wrapped JSON text."""
-    return ",\n  ".join(f"{_wrapped(payload, name)} AS {_q(name)}" for name, _, _ in FIELDS)
+    return ",\n  ".join(f"{_wrapped(payload, name)} AS {_q(name)}" for name, _ in FIELDS)
 
 
 def _unwrap(name: str, ref: Callable[[str], str] = _q) -> str:
@@ -47,28 +87,49 @@ def _unwrap(name: str, ref: Callable[[str], str] = _q) -> str:
     return f"SUBSTRING({ref(name)} FROM 2 FOR CHAR_LENGTH({ref(name)}) - 2)"
 
 
+def _out_of_range(name: str, ref: Callable[[str], str]) -> str:
+    """SQL that is true when the field, of the right JSON type, is outside its range."""
+    if name in ("sensor_id", "site"):
+        length = f"CHAR_LENGTH(JSON_VALUE({ref(name)}, '$[0]'))"
+        return f"{length} < 1 OR {length} > {MAX_ID_CHARS}"
+    if name == "temperature_c":
+        value = f"TRY_CAST({_unwrap(name, ref)} AS DOUBLE)"
+        return (f"{value} IS NULL OR {value} < {MIN_TEMPERATURE_C}E0 "
+                f"OR {value} > {MAX_TEMPERATURE_C:.0f}E0")
+    value = f"TRY_CAST({_unwrap(name, ref)} AS BIGINT)"  # NULL beyond a signed 64-bit int
+    upper = f" OR {value} > {MAX_TS}" if name == "ts" else ""
+    return f"{value} IS NULL OR {value} < 0{upper}"
+
+
 def reason_sql(payload: str = "payload", ref: Callable[[str], str] = _q) -> str:
     """A CASE expression: the first thing wrong with the reading, or NULL if it is valid.
 
+    The checks run in the order of :data:`REASONS`, fields in the order of :data:`FIELDS`
+    (missing and wrong type field by field, then schema_version, then the ranges).
     ``ref(name)`` is the wrapped JSON text of a field: by default the ``q_<name>`` column of
     :func:`wrapped_fields_sql`; :func:`event_time_ms_sql` inlines the ``JSON_QUERY`` instead.
     """
     whens = [
         f"WHEN {payload} IS NULL THEN 'empty message (null value)'",
-        f"WHEN NOT ({payload} IS JSON OBJECT) THEN 'not a JSON object'",
+        f"WHEN NOT (('[' || {payload} || ']') IS JSON ARRAY) "
+        f"OR NOT (('{{\"k\":' || {payload} || '}}') IS JSON OBJECT) THEN 'not JSON'",
+        f"WHEN NOT REGEXP({payload}, '^[ \\t\\n\\r]*\\{{') THEN 'not a JSON object'",
     ]
-    for name, regex, what in FIELDS:
+    for name, regex in FIELDS:
         whens.append(f"WHEN {ref(name)} IS NULL THEN 'missing field ''{name}'''")
         whens.append(
-            f"WHEN NOT REGEXP({ref(name)}, '{regex}') THEN 'field ''{name}'' is not {what}'"
+            f"WHEN NOT REGEXP({ref(name)}, '{regex}') THEN 'field ''{name}'' has the wrong type'"
         )
+    version = _unwrap("schema_version", ref)
     whens.append(
-        f"WHEN {_unwrap('schema_version', ref)} <> '{SCHEMA_VERSION}' "
-        f"THEN CONCAT('unknown schema_version ', {_unwrap('schema_version', ref)})"
+        f"WHEN {version} <> '{SCHEMA_VERSION}' "
+        f"THEN CONCAT('unknown schema_version ', SUBSTRING({version} FROM 1 FOR 20))"
     )
-    ts = f"CAST({_unwrap('ts', ref)} AS BIGINT)"
-    whens.append(f"WHEN {ts} < 0 OR {ts} > {MAX_TS} THEN 'field ''ts'' is out of range'")
-    whens.append(f"WHEN CAST({_unwrap('seq', ref)} AS BIGINT) < 0 THEN 'field ''seq'' is negative'")
+    for name, _ in FIELDS:
+        if name != "schema_version":
+            whens.append(
+                f"WHEN {_out_of_range(name, ref)} THEN 'field ''{name}'' is out of range'"
+            )
     return "CASE\n    " + "\n    ".join(whens) + "\n    ELSE CAST(NULL AS STRING) END"
 
 
@@ -82,6 +143,18 @@ def typed_fields_sql() -> str:
             f"TRY_CAST({_unwrap('temperature_c')} AS DOUBLE) AS temperature_c",
             f"TRY_CAST({_unwrap('seq')} AS BIGINT) AS seq",
         )
+    )
+
+
+def payload_columns_sql(payload: str = "payload") -> str:
+    """SELECT items ``payload`` (cut to :data:`MAX_PAYLOAD_CHARS`), ``payload_truncated``
+    and ``payload_chars`` (the original length in characters; NULL for a null message)."""
+    chars = f"CHAR_LENGTH({payload})"
+    return (
+        f"CASE WHEN {chars} > {MAX_PAYLOAD_CHARS} "
+        f"THEN SUBSTRING({payload} FROM 1 FOR {MAX_PAYLOAD_CHARS}) ELSE {payload} END "
+        f"AS payload, COALESCE({chars} > {MAX_PAYLOAD_CHARS}, FALSE) AS payload_truncated, "
+        f"{chars} AS payload_chars"
     )
 
 

@@ -70,7 +70,7 @@ def decode(value: bytes) -> Reading:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
     for name, types in _FIELDS.items():
-        if name not in data:
+        if data.get(name) is None:  # absent or null, as the job's validation
             raise ValueError(f"missing field '{name}'")
         field = data[name]
         if isinstance(field, bool) or not isinstance(field, types):
