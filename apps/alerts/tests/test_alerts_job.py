@@ -46,8 +46,12 @@ def test_scenario_gives_exactly_the_expected_outputs(flink: Flink, kafka: Kafka)
 
         # What the indexer makes of the two topics: the last event of each alert_id, the
         # latest value of each aggregate key.
+        progress: dict[str, dict[str, object]] = {}
+
         def alerts_done() -> dict[str, dict[str, object]] | None:
             docs = alert_docs(kafka.bootstrap, settings["ALERTS_TOPIC"])
+            progress.clear()
+            progress.update(docs)
             done = len(docs) >= len(expected) and all(
                 d["status"] == "resolved" for d in docs.values())
             return docs if done else None
@@ -59,7 +63,16 @@ def test_scenario_gives_exactly_the_expected_outputs(flink: Flink, kafka: Kafka)
                 print("AGG", sorted(counts.items()))
             return docs if counts == {k: v["count"] for k, v in want_aggs.items()} else None
 
-        alerts = wait_until(alerts_done, 180, "every scenario alert resolved on the topic")
+        try:
+            alerts = wait_until(alerts_done, 180, "every scenario alert resolved on the topic")
+        except AssertionError as timed_out:
+            late = consume_all(kafka.bootstrap, settings["LATE_TOPIC"], 1000)
+            open_ = sorted(k for k, d in progress.items() if d["status"] != "resolved")
+            raise AssertionError(
+                f"{timed_out}\nmissing: {sorted(set(expected) - set(progress))}\n"
+                f"not resolved: {open_}"
+                f"\nunexpected: {sorted(set(progress) - set(expected))}\nlate readings: {late!r}"
+            ) from None
         aggs = wait_until(aggregates_done, 60, "the one-minute aggregates")
         # The watermark has now passed phase 1: these readings are far behind it.
         time.sleep(3)
