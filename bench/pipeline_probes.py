@@ -87,14 +87,26 @@ class JobLag:
         return max(values) if values else None
 
     def in_flight(self) -> int:
-        """Records between the job's tasks: written upstream, not yet read downstream."""
+        """Records between the job's tasks: written upstream, not yet read downstream.
+
+        Only nodes whose every input vertex feeds that node alone: a vertex's
+        ``write-records`` is the sum over all its outputs, so with the SQL rules' fan-out (one
+        source feeding several rules stages) upstream minus downstream would count each
+        record once per output, a "backlog" that grows with the input even when every task
+        keeps up. A stage that falls behind still shows: backpressure then holds the source,
+        and the Kafka lag (:meth:`pending`) grows.
+        """
         job = http_json(f"{self.rest_url}/jobs/{self.job_id}")
         self._names = [v["name"][:50] for v in job["vertices"]]
         metrics = {v["id"]: v["metrics"] for v in job["vertices"]}
+        fan_out: dict[str, int] = {}
+        for node in job["plan"]["nodes"]:
+            for i in node.get("inputs", []):
+                fan_out[i["id"]] = fan_out.get(i["id"], 0) + 1
         total = 0
         for node in job["plan"]["nodes"]:
             inputs = node.get("inputs", [])
-            if inputs:
+            if inputs and all(fan_out[i["id"]] == 1 for i in inputs):
                 written = sum(int(metrics[i["id"]]["write-records"]) for i in inputs)
                 total += max(0, written - int(metrics[node["id"]]["read-records"]))
         return total
