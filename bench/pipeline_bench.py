@@ -131,7 +131,7 @@ class Pipeline:
         """Record the resident memory of every component now."""
         sample = {proc.name.split(" (")[0]: proc.rss_mb() for proc in self.stack.kafka().processes}
         sample["Elasticsearch"] = self.stack.elasticsearch().process.rss_mb()
-        for role in ("jobmanager", "taskmanager", "dashboard"):
+        for role in ("jobmanager", "taskmanager", "dashboard", "indexer"):
             sample[f"Flink {role}" if "manager" in role else role] = container_rss_mb(
                 f"{self.containers.prefix}-{role}"
             )
