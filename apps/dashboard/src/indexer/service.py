@@ -60,6 +60,26 @@ ES = "es"  # still to be sent to Elasticsearch
 DLQ = "dlq"  # still to be written to the dead-letter topic
 DONE = "done"
 
+# A dead letter carries at most this many characters of the original record, as the alerts
+# job's do (docs/contracts.md, "Dead-letter record"): at most 12 bytes per character in JSON,
+# so a letter always fits Kafka's 1 MiB limit, whatever the record was.
+MAX_PAYLOAD_CHARS = 32768
+
+
+def dead_letter_value(
+    reason: str | None, value: bytes | None, topic: str, failed_at: int
+) -> dict[str, Any]:
+    """The dead-letter record of docs/contracts.md for one record Elasticsearch refused or
+    the indexer could not read: the payload as text (UTF-8, invalid bytes replaced), cut to
+    its first MAX_PAYLOAD_CHARS characters, with the original length."""
+    if value is None:
+        return {"reason": reason, "payload": None, "payload_truncated": False,
+                "payload_chars": None, "source_topic": topic, "failed_at": failed_at}
+    text = value.decode("utf-8", errors="replace")
+    return {"reason": reason, "payload": text[:MAX_PAYLOAD_CHARS],
+            "payload_truncated": len(text) > MAX_PAYLOAD_CHARS, "payload_chars": len(text),
+            "source_topic": topic, "failed_at": failed_at}
+
 
 @dataclass
 class Item:
@@ -511,9 +531,7 @@ class Indexer:
         sent: list[tuple[Item, Any]] = []
         error: str | None = None
         for item in pending:
-            payload = "" if item.value is None else item.value.decode("utf-8", errors="replace")
-            letter = {"reason": item.reason, "payload": payload, "source_topic": item.topic,
-                      "failed_at": item.failed_at}
+            letter = dead_letter_value(item.reason, item.value, item.topic, item.failed_at)
             try:
                 future = self.producer.send(self.cfg.dead_letter_topic, key=item.key,
                                             value=json.dumps(letter).encode("utf-8"))
