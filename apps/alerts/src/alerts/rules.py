@@ -52,6 +52,18 @@ class SensorState:
     timer_ts: int | None = None  # the event-time timer currently registered, if any
 
 
+def alert_message(rule: str, x: float, threshold: float, last_ts: int | None = None) -> str:
+    """An alert's ``message``: ``x`` is the reading (threshold rules), the spread (rate) or
+    the silence in seconds; ``last_ts`` the reading before a silence."""
+    if rule == HIGH:
+        return f"temperature {x:g} °C above {threshold:g} °C"
+    if rule == LOW:
+        return f"temperature {x:g} °C below {threshold:g} °C"
+    if rule == RATE:
+        return f"temperature changed {x:.1f} °C within a minute (limit {threshold:g} °C)"
+    return f"no reading for {threshold:g} s after {last_ts}"
+
+
 def alert_id(sensor_id: str, rule: str, started_at: int) -> str:
     """The deterministic id of an alert episode (and its Elasticsearch document id)."""
     return f"{sensor_id}:{rule}:{started_at}"
@@ -130,13 +142,13 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
             events.append(_resolve(state, HIGH, ts))
     elif value > rules.high:
         events.append(_open(state, sid, HIGH, "critical", value, rules.high, ts,
-                            f"temperature {value:g} °C above {rules.high:g} °C"))
+                            alert_message(HIGH, value, rules.high)))
     if LOW in state.open:
         if value > rules.low + rules.hysteresis:
             events.append(_resolve(state, LOW, ts))
     elif value < rules.low:
         events.append(_open(state, sid, LOW, "critical", value, rules.low, ts,
-                            f"temperature {value:g} °C below {rules.low:g} °C"))
+                            alert_message(LOW, value, rules.low)))
 
     spread = _slide(state, reading)
     if RATE in state.open:
@@ -144,8 +156,7 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
             events.append(_resolve(state, RATE, ts))
     elif spread > rules.rate:
         events.append(_open(state, sid, RATE, "warning", spread, rules.rate, ts,
-                            f"temperature changed {spread:.1f} °C within a minute "
-                            f"(limit {rules.rate:g} °C)"))
+                            alert_message(RATE, spread, rules.rate)))
     state.last_ts = ts
     return events
 
@@ -157,7 +168,7 @@ def _silence_ms(rules: Rules) -> int:
 def _silent(state: SensorState, sensor_id: str, last_ts: int, rules: Rules) -> dict[str, Any]:
     return _open(state, sensor_id, SILENT, "warning", rules.silence_s, rules.silence_s,
                  last_ts + _silence_ms(rules),
-                 f"no reading for {rules.silence_s:g} s after {last_ts}")
+                 alert_message(SILENT, rules.silence_s, rules.silence_s, last_ts))
 
 
 def silence_timer_at(last_ts: int, rules: Rules, lateness_ms: int) -> int:

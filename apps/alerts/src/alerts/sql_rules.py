@@ -43,12 +43,8 @@ from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import udf
 
 from alerts.config import Rules
+from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message
 
-HIGH = "high_temperature"
-LOW = "low_temperature"
-RATE = "rate_of_change"
-SILENT = "sensor_silent"
-RATE_WINDOW_MS = 60_000
 _LATE_FIRE = ("table.exec.emit.early-fire.enabled", "table.exec.emit.late-fire.enabled")
 ALERT_FIELDS = (
     "alert_id", "sensor_id", "site", "rule", "severity", "status", "value", "threshold",
@@ -60,17 +56,6 @@ _PROC = "PARTITION BY sensor_id ORDER BY proctime"
 def alert_value(rule: str, x: float) -> float:
     """An alert's ``value``: the reading (threshold rules), the spread, or the silence."""
     return round(x, 3)
-
-
-def alert_message(rule: str, x: float, threshold: float, last_ts: int | None) -> str:
-    """An alert's ``message``, exactly as :mod:`alerts.rules` writes it."""
-    if rule == HIGH:
-        return f"temperature {x:g} °C above {threshold:g} °C"
-    if rule == LOW:
-        return f"temperature {x:g} °C below {threshold:g} °C"
-    if rule == RATE:
-        return f"temperature changed {x:.1f} °C within a minute (limit {threshold:g} °C)"
-    return f"no reading for {threshold:g} s after {last_ts}"
 
 
 def interval_sql(ms: int) -> str:
