@@ -117,6 +117,11 @@ class Rules:
     rate: float
     silence_s: float
 
+    @property
+    def silence_ms(self) -> int:
+        """``silence_s`` in whole milliseconds (truncated), as the rules compare gaps."""
+        return int(self.silence_s * 1000)
+
     def as_dict(self) -> dict[str, float]:
         """The parameters by name, in ``RULE_KEYS`` order."""
         return {key: float(getattr(self, key)) for key in RULE_KEYS}
@@ -324,7 +329,7 @@ def _check_ttl_outlives_silence(
     after its last reading: with a TTL not longer than that, the sensor would be forgotten as
     its alert opens, and the alert could never resolve.
     """
-    longest = max(int(r.silence_s * 1000) for r in all_rules) + allowed_lateness_ms + 1
+    longest = max(r.silence_ms for r in all_rules) + allowed_lateness_ms + 1
     if state_ttl_s * 1000 <= longest:
         needed = longest // 1000 + 1
         raise ConfigError(

@@ -127,7 +127,7 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
     events: list[dict[str, Any]] = []
     sid, ts, value = reading.sensor_id, reading.ts, reading.temperature_c
     state.site = reading.site
-    if state.last_ts is not None and ts - state.last_ts > _silence_ms(rules):
+    if state.last_ts is not None and ts - state.last_ts > rules.silence_ms:
         # The gap itself proves the silence (strictly more than SILENCE_SECONDS), whether or
         # not the timer fired first: open the episode here if needed, so both paths give
         # the same events.
@@ -161,13 +161,9 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
     return events
 
 
-def _silence_ms(rules: Rules) -> int:
-    return int(rules.silence_s * 1000)
-
-
 def _silent(state: SensorState, sensor_id: str, last_ts: int, rules: Rules) -> dict[str, Any]:
     return _open(state, sensor_id, SILENT, "warning", rules.silence_s, rules.silence_s,
-                 last_ts + _silence_ms(rules),
+                 last_ts + rules.silence_ms,
                  alert_message(SILENT, rules.silence_s, rules.silence_s, last_ts))
 
 
@@ -182,7 +178,7 @@ def silence_timer_at(last_ts: int, rules: Rules, lateness_ms: int) -> int:
     episode that a reading then contradicts. The cost: the alert opens ``lateness_ms``
     later in event time than the silence itself (its ``started_at``).
     """
-    return last_ts + _silence_ms(rules) + lateness_ms + 1
+    return last_ts + rules.silence_ms + lateness_ms + 1
 
 
 def timer_needed(state: SensorState, rules: Rules, lateness_ms: int) -> int | None:

@@ -92,9 +92,6 @@ def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
         values = {s: fn(r) for s, r in overrides.items() if fn(r) != default}
         return _param(values, default, as_int=as_int)
 
-    def silence_ms(r: Rules) -> int:
-        return int(r.silence_s * 1000)
-
     return {
         "high": each(lambda r: r.high, defaults.high),
         "high_back": each(lambda r: r.high - r.hysteresis, defaults.high - defaults.hysteresis),
@@ -102,7 +99,7 @@ def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
         "low_back": each(lambda r: r.low + r.hysteresis, defaults.low + defaults.hysteresis),
         "rate": each(lambda r: r.rate, defaults.rate),
         "silence_s": each(lambda r: r.silence_s, defaults.silence_s),
-        "silence_ms": each(silence_ms, silence_ms(defaults), as_int=True),
+        "silence_ms": each(lambda r: r.silence_ms, defaults.silence_ms, as_int=True),
     }
 
 
@@ -236,7 +233,7 @@ def define_alerts(
     # Silence, path 2: an event-time session per distinct silence (a session gap is a
     # constant), closed when the watermark reaches last + silence + lateness + 1. The site
     # is the last reading's (ts >= 0 is validated, so the zero-padded ts orders them).
-    silences = sorted({int(r.silence_s * 1000) for r in [defaults, *overrides.values()]})
+    silences = sorted({r.silence_ms for r in [defaults, *overrides.values()]})
     timer = []
     for silence_ms in silences:
         view(f"rules_applied_{silence_ms}",
