@@ -120,7 +120,7 @@ EXPECTED_ALERTS = [
     _alert("s-low", "low_temperature", "critical", -15.0, -10.0, 4, T0 + 10 * STEP,
            "temperature -15 °C below -10 °C"),
     _alert("s-rate", "rate_of_change", "warning", 15.0, 10.0, 10, T0 + 22 * STEP,
-           "temperature changed 15.0 °C within a minute (limit 10 °C)"),
+           "temperature changed 15.00 °C within a minute (limit 10 °C)"),
     _alert("s-silent", "sensor_silent", "warning", 30.0, 30.0, 0, T0 + 20 * STEP,
            f"no reading for 30 s after {T0 + 5 * STEP}", started_at=T0 + 5 * STEP + 30_000),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from alerts.config import Rules
@@ -12,6 +13,7 @@ from alerts.rules import (
     SensorState,
     expired,
     expiry_timer,
+    hundredths,
     on_reading,
     on_timer,
     silence_timer_at,
@@ -20,6 +22,7 @@ from alerts.rules import (
 
 RULES = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=30.0)
 NO_RATE = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=30.0)
+NO_SILENCE = Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0, silence_s=600.0)
 LATENESS = 5_000  # ALLOWED_LATENESS_MS of these tests
 
 
@@ -270,3 +273,63 @@ def test_silence_events_do_not_depend_on_watermark_timing() -> None:
         for event in timed:
             if event["rule"] == "sensor_silent" and event["status"] == "resolved":
                 assert event["resolved_at"] > event["started_at"]
+
+
+# Defect 8: the rules compare hundredths, exactly, so the message agrees with the decision.
+
+def test_hundredths_round_the_shortest_decimal_half_away_from_zero() -> None:
+    assert [str(hundredths(x)) for x in (20.1, 80.004, 80.005, 1.005, 2.675, -0.005, -273.15,
+                                         9999.995, 0.0049999)] == [
+        "20.10", "80.00", "80.01", "1.01", "2.68", "-0.01", "-273.15", "10000.00", "0.00"]
+
+
+def test_a_spread_that_is_the_limit_in_decimal_neither_opens_nor_keeps_a_rate_alert() -> None:
+    assert 20.1 - 10.1 > 10  # in binary floating point it is 10.000000000000002
+    assert run([10.1, 20.1]) == []  # a spread of 10.00 at a limit of 10
+    events = run([10.1, 20.11])
+    assert brief(events) == [("s:rate_of_change:5000", "rate_of_change", "open")]
+    assert events[0]["value"] == 10.01
+    assert events[0]["message"] == (
+        "temperature changed 10.01 °C within a minute (limit 10 °C)")
+    # Open (spread 15.10), then 20.1 and 10.1 alone in the window: 10.00, resolved; in
+    # binary floating point it would have stayed open.
+    steps = [r(0, 0, 5.0), r(1_000, 1, 20.1), r(60_500, 2, 10.1)]
+    rate = [e for e in drive(steps, NO_SILENCE)[0] if e["rule"] == "rate_of_change"]
+    assert [(e["status"], e["value"], e["resolved_at"]) for e in rate] == [
+        ("open", 15.1, None), ("resolved", 15.1, 60_500)]
+
+
+def test_thresholds_compare_the_reading_in_hundredths() -> None:
+    assert run([80.004], NO_RATE) == []
+    events = run([80.005, 77.995, 77.994], NO_RATE)  # 80.01 opens; 78.00 keeps; 77.99 resolves
+    assert [(e["status"], e["value"], e["resolved_at"]) for e in events] == [
+        ("open", 80.01, None), ("resolved", 80.01, 10_000)]
+    assert events[0]["message"] == "temperature 80.01 °C above 80 °C"
+    low = run([-10.004, -10.005, -7.995, -7.994], NO_RATE)
+    assert [(e["status"], e["value"], e["started_at"]) for e in low] == [
+        ("open", -10.01, 5_000), ("resolved", -10.01, 5_000)]
+    assert low[1]["resolved_at"] == 15_000
+
+
+def test_thresholds_are_compared_as_the_decimals_they_are_written_as() -> None:
+    # 80.2 - 0.1 is 80.1 in decimal (80.10000000000001 in binary): 80.1 is inside
+    # [HIGH - HYSTERESIS, HIGH], so it does not resolve; 80.09 does.
+    assert 80.1 < 80.2 - 0.1
+    rules = Rules(high=80.2, low=-10.0, hysteresis=0.1, rate=1000.0, silence_s=30.0)
+    events = run([81.0, 80.1, 80.09], rules)
+    assert [(e["status"], e["resolved_at"]) for e in events] == [
+        ("open", None), ("resolved", 10_000)]
+
+
+def test_the_rate_message_agrees_with_the_decision_on_random_pairs() -> None:
+    rng = random.Random(8)
+    for _ in range(5_000):
+        a = round(rng.uniform(-50, 50), rng.choice([1, 2, 3]))
+        limit = rng.choice([10.0, 5.0, 0.3, 12.5])
+        b = round(a + limit + rng.choice([-0.01, 0.0, 0.01, -0.005, 0.005]), 3)
+        events = run([a, b], Rules(1000, -1000, 2, limit, 30))
+        said = events[0]["message"].split()[2] if events else None
+        if events:
+            assert float(said) > limit, (a, b, limit, said)  # type: ignore[arg-type]
+        else:
+            assert hundredths(b) - hundredths(a) <= Decimal(str(limit)), (a, b, limit)

@@ -32,6 +32,8 @@ OVERRIDES = {
     "p-03": Rules(high=90.0, low=-10.0, hysteresis=0.5, rate=10.0, silence_s=30.0),
     "p-05": Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=1000.0, silence_s=12.5),
     "p-07": Rules(high=80.0, low=5.0, hysteresis=2.0, rate=4.0, silence_s=20.0),
+    # high - hysteresis = 80.1 in decimal, 80.10000000000001 in binary
+    "p-08": Rules(high=80.2, low=-10.0, hysteresis=0.1, rate=10.0, silence_s=30.0),
 }
 LATENESS = 5_000  # ALLOWED_LATENESS_MS
 ReadingRow = tuple[str, str, int, float, int]
@@ -39,12 +41,15 @@ ReadingRow = tuple[str, str, int, float, int]
 
 def _value(rng: random.Random, style: str) -> float:
     if style == "flap":
-        return round(rng.choice([79.5, 80.5, 78.1, 77.9, 80.0, 78.0, 81.0, 90.25]), 2)
+        return rng.choice([79.5, 80.5, 78.1, 77.9, 80.0, 78.0, 81.0, 90.25, 80.005, 80.004,
+                           77.995, 79.995, 80.1, 80.09, 80.2, 80.21])
     if style == "low":
-        return round(rng.choice([-9.5, -10.5, -8.1, -7.9, -10.0, -8.0, -15.0, 0.0]), 2)
+        return rng.choice([-9.5, -10.5, -8.1, -7.9, -10.0, -8.0, -15.0, 0.0, -10.005,
+                           -10.004, -7.995, -8.005])
     if style == "rate":
-        return round(rng.choice([20.0, 20.06, 10.06, 30.1, 20.1, 10.1, 25.0, 14.99]), 2)
-    return round(rng.uniform(-20, 100), 2)
+        return rng.choice([20.0, 20.06, 10.06, 30.1, 20.1, 10.1, 25.0, 14.99, 20.11, 20.005,
+                           10.004, 10.005])
+    return round(rng.uniform(-20, 100), rng.choice([2, 3]))
 
 
 def sequences(seed: int, sensors: int = 40, length: int = 40) -> list[ReadingRow]:
@@ -123,21 +128,23 @@ def test_formatting_is_exactly_the_python_rules() -> None:
     assert sql_rules.alert_message(r.HIGH, 90.0, 80.0, None) == "temperature 90 °C above 80 °C"
     assert sql_rules.alert_message(r.LOW, -15.5, -10.0, None) == (
         "temperature -15.5 °C below -10 °C")
-    assert sql_rules.alert_message(r.RATE, 20.1 - 10.1, 10.0, None) == (
-        "temperature changed 10.0 °C within a minute (limit 10 °C)")
+    assert sql_rules.alert_message(r.RATE, 10.01, 10.0, None) == (
+        "temperature changed 10.01 °C within a minute (limit 10 °C)")
     assert sql_rules.alert_message(r.SILENT, 12.5, 12.5, 1234) == (
         "no reading for 12.5 s after 1234")
-    assert sql_rules.alert_value(r.RATE, 20.1 - 10.1) == 10.0
+    assert sql_rules.alert_value(r.RATE, 10.01) == 10.01
 
 
 def test_per_sensor_parameters_are_a_map_looked_up_by_sensor() -> None:
     params = sql_rules._params(DEFAULTS, OVERRIDES)
-    assert params["high"] == "COALESCE(MAP['p-03', 90.0E0]['sensor_id'], 80.0E0)".replace(
-        "['sensor_id']", "[sensor_id]")
+    # exact DECIMAL literals (no E: a DOUBLE); high - hysteresis computed in decimal
+    assert params["high"] == "COALESCE(MAP['p-03', 90.0, 'p-08', 80.2][sensor_id], 80.0)"
+    assert params["high_back"] == (
+        "COALESCE(MAP['p-03', 89.5, 'p-08', 80.1][sensor_id], 78.0)")
     assert params["silence_ms"] == (
         "COALESCE(MAP['p-05', CAST(12500 AS BIGINT), 'p-07', CAST(20000 AS BIGINT)][sensor_id], "
         "CAST(30000 AS BIGINT))")
-    assert sql_rules._params(DEFAULTS, {})["rate"] == "10.0E0"
+    assert sql_rules._params(DEFAULTS, {})["rate"] == "10.0"
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -11,11 +11,16 @@ Readings are applied in arrival order, which Kafka fixes per sensor (the sensor 
 message key, so one partition holds a sensor's readings in a fixed order): a replay makes
 the same decisions. A reading not newer than the newest one applied (a duplicate or an
 out-of-order reading) changes no rule; the one-minute aggregates still count it.
+
+Temperatures are compared in hundredths of a degree (:func:`hundredths`), with exact decimal
+arithmetic, so what an alert's message says is what the rule decided: ``20.1 - 10.1`` is a
+spread of ``10.00``, not ``10.000000000000002``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from alerts.config import Rules
@@ -25,6 +30,19 @@ LOW = "low_temperature"
 RATE = "rate_of_change"
 SILENT = "sensor_silent"
 RATE_WINDOW_MS = 60_000  # the rate-of-change rule looks at the last minute of event time
+_CENT = Decimal("0.01")
+
+
+def decimal(x: float) -> Decimal:
+    """``x`` as the decimal it is written as: its shortest form (Python's ``repr``, which is
+    also what Java's ``Double.toString`` and Flink's DOUBLE -> DECIMAL cast use)."""
+    return Decimal(repr(float(x)))
+
+
+def hundredths(x: float) -> Decimal:
+    """A temperature as the rules compare it: :func:`decimal` rounded to 0.01, half away
+    from zero (21.535 -> 21.54, -0.005 -> -0.01); Flink's ``CAST(x AS DECIMAL(7, 2))``."""
+    return decimal(x).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)
@@ -45,22 +63,22 @@ class SensorState:
     site: str = ""
     last_ts: int | None = None
     open: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule -> open alert
-    # Monotonic deques of (ts, value) over the last minute: the front is the window's
+    # Monotonic deques of (ts, hundredths) over the last minute: the front is the window's
     # max (resp. min), so each reading costs O(1) amortised instead of a rescan.
-    max_q: list[tuple[int, float]] = field(default_factory=list)
-    min_q: list[tuple[int, float]] = field(default_factory=list)
+    max_q: list[tuple[int, Decimal]] = field(default_factory=list)
+    min_q: list[tuple[int, Decimal]] = field(default_factory=list)
     timer_ts: int | None = None  # the event-time timer currently registered, if any
 
 
 def alert_message(rule: str, x: float, threshold: float, last_ts: int | None = None) -> str:
-    """An alert's ``message``: ``x`` is the reading (threshold rules), the spread (rate) or
-    the silence in seconds; ``last_ts`` the reading before a silence."""
+    """An alert's ``message``: ``x`` is the reading in hundredths (threshold rules), the
+    spread (rate) or the silence in seconds; ``last_ts`` the reading before a silence."""
     if rule == HIGH:
         return f"temperature {x:g} °C above {threshold:g} °C"
     if rule == LOW:
         return f"temperature {x:g} °C below {threshold:g} °C"
     if rule == RATE:
-        return f"temperature changed {x:.1f} °C within a minute (limit {threshold:g} °C)"
+        return f"temperature changed {x:.2f} °C within a minute (limit {threshold:g} °C)"
     return f"no reading for {threshold:g} s after {last_ts}"
 
 
@@ -103,9 +121,8 @@ def _resolve(state: SensorState, rule: str, at: int) -> dict[str, Any]:
     return alert
 
 
-def _slide(state: SensorState, reading: Reading) -> float:
+def _slide(state: SensorState, ts: int, value: Decimal) -> Decimal:
     """Add the reading to the one-minute window; return the window's max - min."""
-    ts, value = reading.ts, reading.temperature_c
     while state.max_q and state.max_q[-1][1] <= value:
         state.max_q.pop()
     state.max_q.append((ts, value))
@@ -125,7 +142,8 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
     if state.last_ts is not None and reading.ts <= state.last_ts:
         return []  # duplicate or out of order: the newer reading already decided
     events: list[dict[str, Any]] = []
-    sid, ts, value = reading.sensor_id, reading.ts, reading.temperature_c
+    sid, ts, value = reading.sensor_id, reading.ts, hundredths(reading.temperature_c)
+    high, low, hysteresis = decimal(rules.high), decimal(rules.low), decimal(rules.hysteresis)
     state.site = reading.site
     if state.last_ts is not None and ts - state.last_ts > rules.silence_ms:
         # The gap itself proves the silence (strictly more than SILENCE_SECONDS), whether or
@@ -138,25 +156,25 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
         events.append(_resolve(state, SILENT, ts))
 
     if HIGH in state.open:
-        if value < rules.high - rules.hysteresis:
+        if value < high - hysteresis:
             events.append(_resolve(state, HIGH, ts))
-    elif value > rules.high:
-        events.append(_open(state, sid, HIGH, "critical", value, rules.high, ts,
-                            alert_message(HIGH, value, rules.high)))
+    elif value > high:
+        events.append(_open(state, sid, HIGH, "critical", float(value), rules.high, ts,
+                            alert_message(HIGH, float(value), rules.high)))
     if LOW in state.open:
-        if value > rules.low + rules.hysteresis:
+        if value > low + hysteresis:
             events.append(_resolve(state, LOW, ts))
-    elif value < rules.low:
-        events.append(_open(state, sid, LOW, "critical", value, rules.low, ts,
-                            alert_message(LOW, value, rules.low)))
+    elif value < low:
+        events.append(_open(state, sid, LOW, "critical", float(value), rules.low, ts,
+                            alert_message(LOW, float(value), rules.low)))
 
-    spread = _slide(state, reading)
+    spread = _slide(state, ts, value)
     if RATE in state.open:
-        if spread <= rules.rate:
+        if spread <= decimal(rules.rate):
             events.append(_resolve(state, RATE, ts))
-    elif spread > rules.rate:
-        events.append(_open(state, sid, RATE, "warning", spread, rules.rate, ts,
-                            alert_message(RATE, spread, rules.rate)))
+    elif spread > decimal(rules.rate):
+        events.append(_open(state, sid, RATE, "warning", float(spread), rules.rate, ts,
+                            alert_message(RATE, float(spread), rules.rate)))
     state.last_ts = ts
     return events
 

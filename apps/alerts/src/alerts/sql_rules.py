@@ -10,6 +10,12 @@ A reading whose ``ts`` is not newer than every earlier reading of its sensor (a 
 an out-of-order reading) is not *applied*: it changes no rule. Applied readings therefore
 have strictly increasing ``ts`` per sensor, so their arrival order is also event-time order.
 
+Temperatures are compared in hundredths, exactly: ``t2 = CAST(temperature_c AS DECIMAL(7,
+2))`` (the shortest decimal form of the double, rounded half away from zero: Flink's cast,
+the same as :func:`alerts.rules.hundredths`), against the parameters as DECIMAL literals
+written exactly as configured (:func:`alerts.rules.decimal`). The spread is ``DECIMAL``
+arithmetic too, so ``20.1 - 10.1`` is ``10.00``.
+
 Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see below):
 
 * ``high_temperature``: a reading is *decisive* if ``value > high`` (above) or
@@ -43,7 +49,7 @@ from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import udf
 
 from alerts.config import Rules
-from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message
+from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message, decimal
 
 _LATE_FIRE = ("table.exec.emit.early-fire.enabled", "table.exec.emit.late-fire.enabled")
 ALERT_FIELDS = (
@@ -73,13 +79,20 @@ def _double(x: float) -> str:
     return text if "e" in text else f"{text}E0"
 
 
+def _decimal(x: Any) -> str:
+    """An exact DECIMAL literal of ``x`` (a float as written, or a Decimal), never DOUBLE."""
+    text = format(x if not isinstance(x, float) else decimal(x), "f")
+    return text if "." in text else f"{text}.0"
+
+
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _param(values: Mapping[str, float], default: float, *, as_int: bool = False) -> str:
+def _param(values: Mapping[str, Any], default: Any, *, kind: str = "decimal") -> str:
     """A per-sensor parameter: the sensor's own value if it has one, else the default."""
-    lit = (lambda v: f"CAST({int(v)} AS BIGINT)") if as_int else _double
+    lit = {"int": lambda v: f"CAST({int(v)} AS BIGINT)", "double": _double,
+           "decimal": _decimal}[kind]
     if not values:
         return lit(default)
     pairs = ", ".join(f"{_quote(k)}, {lit(v)}" for k, v in sorted(values.items()))
@@ -88,18 +101,19 @@ def _param(values: Mapping[str, float], default: float, *, as_int: bool = False)
 
 def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
     """SQL expressions of each sensor's rule parameters (``sensor_id`` in scope)."""
-    def each(fn: Any, default: float, as_int: bool = False) -> str:
-        values = {s: fn(r) for s, r in overrides.items() if fn(r) != default}
-        return _param(values, default, as_int=as_int)
+    def each(fn: Any, kind: str = "decimal") -> str:
+        values = {s: fn(r) for s, r in overrides.items() if fn(r) != fn(defaults)}
+        return _param(values, fn(defaults), kind=kind)
 
+    # Thresholds as exact decimals (high - hysteresis computed exactly, not in binary).
     return {
-        "high": each(lambda r: r.high, defaults.high),
-        "high_back": each(lambda r: r.high - r.hysteresis, defaults.high - defaults.hysteresis),
-        "low": each(lambda r: r.low, defaults.low),
-        "low_back": each(lambda r: r.low + r.hysteresis, defaults.low + defaults.hysteresis),
-        "rate": each(lambda r: r.rate, defaults.rate),
-        "silence_s": each(lambda r: r.silence_s, defaults.silence_s),
-        "silence_ms": each(lambda r: r.silence_ms, defaults.silence_ms, as_int=True),
+        "high": each(lambda r: decimal(r.high)),
+        "high_back": each(lambda r: decimal(r.high) - decimal(r.hysteresis)),
+        "low": each(lambda r: decimal(r.low)),
+        "low_back": each(lambda r: decimal(r.low) + decimal(r.hysteresis)),
+        "rate": each(lambda r: decimal(r.rate)),
+        "silence_s": each(lambda r: r.silence_s, "double"),
+        "silence_ms": each(lambda r: r.silence_ms, "int"),
     }
 
 
@@ -146,7 +160,7 @@ def define_alerts(
           MAX(ts) OVER ({_PROC}) AS newest
         FROM {on_time}""")
     view("rules_applied", f"""
-        SELECT sensor_id, site, ts, temperature_c, rowtime, proctime,
+        SELECT sensor_id, site, ts, CAST(temperature_c AS DECIMAL(7, 2)) AS t2, rowtime, proctime,
           {p['high']} AS high, {p['high_back']} AS high_back, {p['low']} AS low,
           {p['low_back']} AS low_back, {p['rate']} AS rate, {p['silence_s']} AS silence_s,
           {p['silence_ms']} AS silence_ms
@@ -158,10 +172,10 @@ def define_alerts(
     # by LAST_VALUE. low mirrors it. prev_ts: the previous applied reading (silence gaps).
     view("rules_state", f"""
         SELECT *,
-          LAST_VALUE(CASE WHEN temperature_c > high THEN 1
-                          WHEN temperature_c < high_back THEN 0 END) OVER ({_PROC}) AS hi,
-          LAST_VALUE(CASE WHEN temperature_c < low THEN 1
-                          WHEN temperature_c > low_back THEN 0 END) OVER ({_PROC}) AS lo,
+          LAST_VALUE(CASE WHEN t2 > high THEN 1
+                          WHEN t2 < high_back THEN 0 END) OVER ({_PROC}) AS hi,
+          LAST_VALUE(CASE WHEN t2 < low THEN 1
+                          WHEN t2 > low_back THEN 0 END) OVER ({_PROC}) AS lo,
           LAG(ts) OVER ({_PROC}) AS prev_ts
         FROM rules_applied""")
     view("rules_moves", f"""
@@ -176,10 +190,10 @@ def define_alerts(
         SELECT * FROM (
           SELECT *,
             LAST_VALUE(CASE WHEN hi_open THEN ts END) OVER ({_PROC}) AS hi_at,
-            LAST_VALUE(CASE WHEN hi_open THEN temperature_c END) OVER ({_PROC}) AS hi_x,
+            LAST_VALUE(CASE WHEN hi_open THEN t2 END) OVER ({_PROC}) AS hi_x,
             LAST_VALUE(CASE WHEN hi_open THEN site END) OVER ({_PROC}) AS hi_site,
             LAST_VALUE(CASE WHEN lo_open THEN ts END) OVER ({_PROC}) AS lo_at,
-            LAST_VALUE(CASE WHEN lo_open THEN temperature_c END) OVER ({_PROC}) AS lo_x,
+            LAST_VALUE(CASE WHEN lo_open THEN t2 END) OVER ({_PROC}) AS lo_x,
             LAST_VALUE(CASE WHEN lo_open THEN site END) OVER ({_PROC}) AS lo_site
           FROM rules_moves)
         WHERE hi_open OR hi_close OR lo_open OR lo_close""")
@@ -203,7 +217,7 @@ def define_alerts(
         SELECT *, CASE WHEN spread > rate THEN 1 ELSE 0 END AS rt, PROCTIME() AS proctime
         FROM (
           SELECT sensor_id, site, ts, rowtime, rate,
-            MAX(temperature_c) OVER w - MIN(temperature_c) OVER w AS spread
+            MAX(t2) OVER w - MIN(t2) OVER w AS spread
           FROM rules_applied
           WINDOW w AS (PARTITION BY sensor_id ORDER BY rowtime
             RANGE BETWEEN INTERVAL '{RATE_WINDOW_MS // 1000}' SECOND PRECEDING AND CURRENT ROW))""")
