@@ -8,7 +8,9 @@ from an in-memory collection. Everything except the per-sensor rules is Flink SQ
 * validation -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
   silently: they go to their own topic, and the sink's record count is the late count);
-* one-minute aggregates: de-duplicated by (sensor_id, seq), then an updating GROUP BY on
+* one-minute aggregates: de-duplicated by (sensor_id, seq, ts), the first copy to arrive
+  kept (a sensor whose seq restarts at 0 after a reboot sends new ts, so its readings
+  count), then an updating GROUP BY on
   (sensor_id, minute) so a reading within the allowed lateness still updates its minute
   (an update stream, not insert-only: the job's upsert-kafka sink writes each change under
   the key ``<sensor_id>:<window_start>``);
@@ -113,7 +115,7 @@ def define_pipeline(
           MAX(temperature_c) AS `max`
         FROM (
           SELECT *, ROW_NUMBER() OVER (
-            PARTITION BY sensor_id, seq ORDER BY proctime ASC) AS rn
+            PARTITION BY sensor_id, seq, ts ORDER BY proctime ASC) AS rn
           FROM on_time)
         WHERE rn = 1
         GROUP BY sensor_id, TUMBLE(rowtime, INTERVAL '1' MINUTE)""")
