@@ -256,11 +256,27 @@ def failure_notes(flink_get: Any, job_id: str, checkpoint: dict[str, Any]) -> li
     notes += [f"failed checkpoint ({n}x in the REST history, which keeps the newest few): "
               f"{r}" for r, n in reasons.items()]
     if checkpoint.get("restarts"):
-        entries = flink_get(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]
-        for entry in entries[:3]:
-            text = str(entry.get("exceptionName") or entry.get("stacktrace") or "?")
-            notes.append(f"restart cause: {text.splitlines()[0][:160]}")
+        causes: dict[str, int] = {}
+        for entry in flink_get(f"/jobs/{job_id}/exceptions")["exceptionHistory"]["entries"]:
+            first = str(entry.get("stacktrace") or entry.get("exceptionName") or "?")
+            cause = ": ".join(first.splitlines()[0].split(": ")[-2:])[:200]  # innermost
+            causes[cause] = causes.get(cause, 0) + 1
+        notes += [f"job exception ({n}x in the REST history): {c}" for c, n in causes.items()]
     return notes
+
+
+def tm_log_notes(log_path: Path) -> list[str]:
+    """Out-of-memory errors in the TaskManager's log (a TaskManager that ran out of heap
+    stops answering heartbeats: the job restarts and cannot get its slots back)."""
+    try:
+        lines = [line for line in log_path.read_text(errors="replace").splitlines()
+                 if "OutOfMemoryError" in line]
+    except OSError:
+        return []
+    if not lines:
+        return []
+    return [f"TaskManager log ({log_path.name}): {len(lines)} lines with OutOfMemoryError, "
+            f"first: {lines[0].strip()[:200]}"]
 
 
 def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
@@ -571,6 +587,7 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
         checkpoint.update(failed=counts["failed"], completed=counts["completed"],
                           restarts=job_metric(flink.get, job_id, "numRestarts"))
         row.notes.extend(failure_notes(flink.get, job_id, checkpoint))
+        row.notes.extend(tm_log_notes(flink.processes[0].log_path))
         row.checkpoint = checkpoint
         row.rss_peak_mib = sampler.finish()
         tm = flink.processes[0].proc
