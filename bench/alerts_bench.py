@@ -17,7 +17,8 @@ its TaskManager's memory and its checkpoints are its own; Kafka and Elasticsearc
   count is the least ``read-records`` of the rules' per-reading stages: the job's first six
   ``OverAggregate`` vertices in plan order (five ``OVER`` windows in arrival order, then the
   rate-of-change ``RANGE`` window); the run prints the vertices it read. If the job
-  restarted during the drain (counters start again from 0), only its last attempt counts.
+  restarted during the drain (its counters start again from 0) or did not drain in time,
+  the rate is the furthest attempt's, from 10 % of the backlog to its peak, marked ``*``.
   The baseline's count is its own.
 * latency: after the drain, a producer thread offers ``--offered-rate`` (10,000) normal
   readings/s for ``--window`` seconds while ``--probes`` probe readings above the threshold
@@ -53,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -288,13 +290,14 @@ def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-def last_attempt(samples: list[tuple[float, int]]) -> list[tuple[float, int]]:
-    """The samples since the counter last went down (a restart resets the counters)."""
-    start = 0
-    for k in range(1, len(samples)):
-        if samples[k][1] < samples[k - 1][1]:
-            start = k
-    return samples[start:]
+def attempts(samples: list[tuple[float, int]]) -> list[list[tuple[float, int]]]:
+    """The samples split where the counter went down (a restart resets the counters)."""
+    runs = [samples[:1]]
+    for prev, cur in itertools.pairwise(samples):
+        if cur[1] < prev[1]:
+            runs.append([])
+        runs[-1].append(cur)
+    return runs
 
 
 class RssSampler(threading.Thread):
@@ -510,7 +513,7 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
         if n >= readings:
             drained = True
             break
-        if len(last_attempt(samples)) < len(samples) and n:
+        if len(attempts(samples)) > 1 and n:
             # restarted: the new attempt reads from the last checkpoint's offsets, so
             # drained = nothing pending in the source and the rules caught up with it
             pending = source_metric(flink.get, job_id, "pendingRecords")
@@ -521,30 +524,37 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
         if now - submitted > timeout_s:
             break
         time.sleep(0.5)
-    attempt = last_attempt(samples)
-    restarted = len(attempt) < len(samples)
-    row.rate = steady_rate(attempt, attempt[-1][1] if restarted else readings)
-    if not drained and len(attempt) > 1:  # from 10 % of the backlog to the last sample
-        lo = next(((t, k) for t, k in attempt if k >= readings * 0.1), None)
-        if lo and attempt[-1][0] > lo[0]:
-            row.rate = (attempt[-1][1] - lo[1]) / (attempt[-1][0] - lo[0])
-            row.partial = True
+    runs = attempts(samples)
+    restarted = len(runs) > 1
+    if drained and not restarted:
+        row.rate = steady_rate(samples, readings)
+    else:  # the attempt that got furthest: from 10 % of the backlog to its peak
+        best = max(runs, key=lambda run: max(k for _, k in run))
+        peak = max(k for _, k in best)
+        top = next((t, k) for t, k in best if k == peak)
+        lo = next(((t, k) for t, k in best if k >= readings * 0.1), None)
+        if lo and top[0] > lo[0]:
+            row.rate, row.partial = (top[1] - lo[1]) / (top[0] - lo[0]), True
     row.startup_s = (first_at or now) - submitted
     row.notes.append(
         f"readings/s from the least read-records of {', '.join(stages)} (the first "
         f"{RULES_STAGES} OverAggregate vertices: the rules' per-reading stages); the SQL "
-        f"aggregate path ({sql_vertex}) had all readings "
-        + (f"{sql_done - submitted:.1f} s after submission "
+        f"aggregate path ({sql_vertex}) "
+        + (f"had all readings {sql_done - submitted:.1f} s after submission "
            f"({steady_rate(sql_samples, readings):,.0f}/s)"
-           if sql_done and not restarted else "(n/a: not drained or restarted)")
-        + (f", the rules {now - submitted:.1f} s after it" if drained else ""))
+           if sql_done and not restarted else "n/a (not drained, or restarted)")
+        + (f"; the rules drained {now - submitted:.1f} s after submission" if drained else ""))
     if restarted:
-        row.notes.append(f"restarted during the drain: the rate is the last attempt's, over "
-                         f"its {attempt[-1][1]:,} readings")
+        row.notes.append(
+            f"restarted during the drain (the counters went back to 0: {len(runs) - 1}x); "
+            "readings through the rules per attempt: "
+            + ", ".join(f"{max(k for _, k in run):,}" for run in runs)
+            + "; readings/s (marked *) is the furthest attempt's, from 10 % of the backlog "
+            "to its peak")
     if not drained:
         row.notes.append(f"NOT DRAINED: {samples[-1][1]:,} of {readings:,} readings through the "
                          f"rules {timeout_s:.0f} s after submission; readings/s (marked *) is "
-                         "from 10 % of the backlog to the last sample")
+                         "from 10 % of the backlog to the furthest count")
     return drained, now
 
 
@@ -592,6 +602,9 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
         row.rss_peak_mib = sampler.finish()
         tm = flink.processes[0].proc
         row.vm_hwm_mib = vm_hwm_mib(tm.pid) if tm else math.nan
+        if tm and tm.poll() is not None:
+            row.notes.append(f"the TaskManager process exited (code {tm.returncode}) "
+                             "during the row")
     finally:
         sampler.stop_event.set()
         if job_id:
