@@ -58,6 +58,7 @@ import itertools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -265,6 +266,28 @@ def failure_notes(flink_get: Any, job_id: str, checkpoint: dict[str, Any]) -> li
             causes[cause] = causes.get(cause, 0) + 1
         notes += [f"job exception ({n}x in the REST history): {c}" for c, n in causes.items()]
     return notes
+
+
+def jm_log_notes(log_path: Path) -> list[str]:
+    """Why checkpoints failed, from the JobManager's log: a checkpoint that failed before it
+    started (e.g. a task not running yet) is counted as failed by the REST API but has no
+    entry in its history."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    reasons: dict[str, int] = {}
+    for k, line in enumerate(lines):
+        if "Failed to trigger checkpoint for job" in line:
+            reason = line.split(" since ", 1)[-1]
+            reason = re.sub(r"task .* (is|was) not", r"task ... \1 not", reason)
+        elif "Failed to trigger or complete checkpoint" in line and k + 1 < len(lines):
+            reason = lines[k + 1]
+        else:
+            continue
+        reason = reason.strip()[:200]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return [f"JobManager log: checkpoint failed {n}x: {r}" for r, n in reasons.items()]
 
 
 def tm_log_notes(log_path: Path) -> list[str]:
@@ -597,6 +620,7 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
         checkpoint.update(failed=counts["failed"], completed=counts["completed"],
                           restarts=job_metric(flink.get, job_id, "numRestarts"))
         row.notes.extend(failure_notes(flink.get, job_id, checkpoint))
+        row.notes.extend(jm_log_notes(flink.processes[-1].log_path))  # [-1]: the JobManager
         row.notes.extend(tm_log_notes(flink.processes[0].log_path))
         row.checkpoint = checkpoint
         row.rss_peak_mib = sampler.finish()
