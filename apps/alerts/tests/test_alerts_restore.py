@@ -81,6 +81,10 @@ def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
     settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
     prepare(settings)
     job_id = start_job(flink, settings)
+    # The job keeps its state in RocksDB (alerts.job.job_configuration), so this savepoint
+    # and restore are RocksDB's.
+    backend = flink.get(f"/jobs/{job_id}/checkpoints/config")["state_backend"]
+    assert backend == "EmbeddedRocksDBStateBackend", backend
     finished = threading.Event()
     producer = threading.Thread(
         target=_produce, args=(kafka.bootstrap, settings["READINGS_TOPIC"], finished))
