@@ -158,15 +158,82 @@ def payload_columns_sql(payload: str = "payload") -> str:
     )
 
 
+def numerals_up_to(n: int) -> str:
+    """A regular expression (unanchored alternatives) matching exactly the decimal numerals
+    of 1 to ``n`` written without a leading zero."""
+    digits = str(n)
+    alternatives = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):  # n's first i digits, then a smaller digit, then any
+        low, high = (1 if i == 0 else 0), int(digit) - 1
+        if low <= high:
+            rest = len(digits) - i - 1
+            alternatives.append(
+                digits[:i] + (str(low) if low == high else f"[{low}-{high}]")
+                + ("" if rest == 0 else "[0-9]" if rest == 1 else f"[0-9]{{{rest}}}"))
+    return "|".join([*alternatives, digits])
+
+
+# Each field's wrapped JSON text -> its value text, or NULL unless it has the contract's
+# JSON type (the regular expressions of FIELDS with the value captured).
+_INTEGER_VALUE = r"^\[(-?[0-9]+)\]$"
+_NUMBER_VALUE = r"^\[(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)\]$"
+# ts's value text only if it is an integer whose value is 0 to MAX_TS: "-0", "-00", ...,
+# or optional leading zeros before 0 or 1..MAX_TS (those TRY_CAST to BIGINT as
+# reason_sql's range check reads them; any other integer is negative or beyond MAX_TS).
+# A temperature written as a plain decimal from -272.999... to 9999.999...: its nearest
+# double is within MIN_TEMPERATURE_C..MAX_TEMPERATURE_C whatever the fraction.
+_PLAIN_TEMPERATURE = r"^\[(-?([0-9]{1,2}|1[0-9]{2}|2[0-6][0-9]|27[0-2])|[0-9]{3,4})(\.[0-9]+)?\]$"
+_TS_IN_RANGE = rf"^\[(-?0+|0*(?:{numerals_up_to(MAX_TS)}))\]$"
+
+
+def _extract(text: str, regex: str, group: int = 1) -> str:
+    return f"REGEXP_EXTRACT({text}, '{regex}', {group})"
+
+
+def event_time_valid_sql(payload: str = "payload") -> str:
+    """SQL that is TRUE exactly when :func:`reason_sql` is NULL, apart from ``ts``'s own
+    checks, and FALSE or NULL otherwise; each field's ``JSON_QUERY`` appears once."""
+    def q(name: str) -> str:
+        return _wrapped(payload, name)
+
+    def id_in_range(name: str) -> str:
+        # The length of a JSON string (else NULL) is 1 to MAX_ID_CHARS iff |2 length - 101|
+        # <= 99: BETWEEN would become two comparisons, each with its own JSON_QUERY.
+        length = f"CHAR_LENGTH(JSON_VALUE({_extract(q(name), _STRING, 0)}, '$[0]'))"
+        return f"ABS(2 * CAST({length} AS BIGINT) - {MAX_ID_CHARS + 1}) <= {MAX_ID_CHARS - 1}"
+
+    # A double has no exact single range comparison, so two, each with its own JSON_QUERY;
+    # but the ELSE runs only when the first JSON_QUERY is not a plain decimal certainly in
+    # range (-272.999... to 9999.999...), i.e. not for an everyday reading.
+    value = f"TRY_CAST({_extract(q('temperature_c'), _NUMBER_VALUE)} AS DOUBLE)"
+    temperature = (
+        f"CASE WHEN REGEXP({q('temperature_c')}, '{_PLAIN_TEMPERATURE}') THEN TRUE "
+        f"ELSE {value} >= {MIN_TEMPERATURE_C}E0 AND {value} <= {MAX_TEMPERATURE_C:.0f}E0 END"
+    )
+    return "\n    AND ".join((
+        f"('[' || {payload} || ']') IS JSON ARRAY",
+        f"('{{\"k\":' || {payload} || '}}') IS JSON OBJECT",
+        f"REGEXP({payload}, '^[ \\t\\n\\r]*\\{{')",
+        f"{q('schema_version')} = '[{SCHEMA_VERSION}]'",
+        id_in_range("sensor_id"),
+        id_in_range("site"),
+        temperature,
+        f"TRY_CAST({_extract(q('seq'), _INTEGER_VALUE)} AS BIGINT) >= 0",
+    ))
+
+
 def event_time_ms_sql(payload: str = "payload") -> str:
     """The source's event-time column: the ``ts`` of a valid reading, else 0.
 
     0 never advances the watermark, so a message that goes to the dead-letter topic, for
     whatever reason, cannot move event time (a far-future ``ts`` on an otherwise invalid
-    message would otherwise send every later reading to the late topic). The checks are
-    :func:`reason_sql`'s, with each field's ``JSON_QUERY`` inlined (a computed column
-    cannot see the other columns).
+    message would otherwise send every later reading to the late topic). A computed column
+    cannot see the other columns, and Flink evaluates every occurrence of an expression
+    (no common sub-expressions): so the checks are :func:`reason_sql`'s folded into one
+    ``JSON_QUERY`` per field (:func:`event_time_valid_sql`), and ``ts``'s is read only
+    for an otherwise valid message, its type and range checked by one regular expression
+    whose capture is the value (:data:`_TS_IN_RANGE`).
     """
-    valid = reason_sql(payload, ref=lambda name: _wrapped(payload, name))
-    ts = f"CAST(JSON_VALUE({payload}, '$.ts') AS BIGINT)"
-    return f"CASE WHEN ({valid}) IS NULL THEN {ts} ELSE 0 END"
+    valid_ts = f"CASE WHEN {event_time_valid_sql(payload)}\n    THEN {_wrapped(payload, 'ts')} END"
+    ts = _extract(valid_ts, _TS_IN_RANGE)
+    return f"IFNULL(TRY_CAST({ts} AS BIGINT), 0)"
