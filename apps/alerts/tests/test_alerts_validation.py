@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyflink.table import EnvironmentSettings, TableEnvironment
+from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 import scenario
 from alerts import validation
@@ -63,25 +63,29 @@ def msg(**changes: Any) -> str:
     return json.dumps(body)
 
 
+EVENT_TIME_PAYLOADS = [
+    msg(),
+    msg(ts=FUTURE),  # valid, far ahead: its own event time
+    msg(ts=FUTURE, seq=...),  # would move the watermark days ahead if trusted
+    msg(ts=FUTURE, schema_version=2),
+    msg(ts=FUTURE, temperature_c="hot"),
+    "not json",
+    None,
+]
+
+
 def test_event_time_is_the_ts_of_a_valid_reading_only(t_env: TableEnvironment) -> None:
-    payloads = [
-        msg(),
-        msg(ts=FUTURE),  # valid, far ahead: its own event time
-        msg(ts=FUTURE, seq=...),  # would move the watermark days ahead if trusted
-        msg(ts=FUTURE, schema_version=2),
-        msg(ts=FUTURE, temperature_c="hot"),
-        "not json",
-        None,
-    ]
-    assert evaluate(t_env, validation.event_time_ms_sql(), payloads) == [
+    assert evaluate(t_env, validation.event_time_ms_sql(), EVENT_TIME_PAYLOADS) == [
         T0, FUTURE, 0, 0, 0, 0, 0,
     ]
 
 
+REASON_PAYLOADS = [msg(), msg(seq=...), msg(ts="soon"), msg(seq=-1), "[1]", msg(ts=-1, seq=...),
+                   msg(schema_version=10**30, ts=-1)]
+
+
 def test_reasons_name_the_first_problem(t_env: TableEnvironment) -> None:
-    payloads = [msg(), msg(seq=...), msg(ts="soon"), msg(seq=-1), "[1]", msg(ts=-1, seq=...),
-                msg(schema_version=10**30, ts=-1)]
-    assert evaluate(t_env, INLINED_REASON, payloads) == [
+    assert evaluate(t_env, INLINED_REASON, REASON_PAYLOADS) == [
         None,
         "missing field 'seq'",
         "field 'ts' has the wrong type",
@@ -109,10 +113,12 @@ def test_the_edge_cases_get_the_scenario_reasons(t_env: TableEnvironment) -> Non
     assert wrong == {}
 
 
+TEMPERATURE_TEXTS = ["-273.15", "10000", "1E+4", "-0", "1e-400", "-273.1500000000000000001"]
+
+
 def test_an_accepted_temperature_is_the_nearest_double(t_env: TableEnvironment) -> None:
-    texts = ["-273.15", "10000", "1E+4", "-0", "1e-400", "-273.1500000000000000001"]
-    payloads = [scenario.edge_text("e-x", text) for text in texts]
-    assert evaluate(t_env, INLINED_REASON, payloads) == [None] * len(texts)
+    payloads = [scenario.edge_text("e-x", text) for text in TEMPERATURE_TEXTS]
+    assert evaluate(t_env, INLINED_REASON, payloads) == [None] * len(TEMPERATURE_TEXTS)
     expression = ("TRY_CAST(SUBSTRING(q FROM 2 FOR CHAR_LENGTH(q) - 2) AS DOUBLE) FROM (SELECT "
                   "JSON_QUERY(payload, '$.temperature_c' WITH CONDITIONAL ARRAY WRAPPER) AS q")
     got = evaluate_from(t_env, expression, payloads)
@@ -126,6 +132,104 @@ def evaluate_from(t_env: TableEnvironment, select_from: str, payloads: Sequence[
         f"SELECT i, {select_from}, i FROM (VALUES {rows}) AS t(i, payload)) ORDER BY i")
     with result.collect() as rows_out:
         return [row[1] for row in rows_out]
+
+
+# --- The source's event-time column (validation.event_time_ms_sql) against the reasons.
+
+
+def raw_reading(**texts: str | None) -> str:
+    """A reading written field by field as JSON texts (None: the field left out)."""
+    fields = {**{name: json.dumps(value) for name, value in GOOD.items()}, **texts}
+    return "{" + ",".join(f'"{k}":{v}' for k, v in fields.items() if v is not None) + "}"
+
+
+def event_time_payloads() -> list[str | None]:
+    """The payloads of the validation tests and the scenario, and a few hundred mutations of
+    a valid reading: each field missing, null, of every other JSON type, in an array or an
+    object, at and one unit beyond its range's ends; extra and duplicate fields, whitespace,
+    trailing text, nesting; each with two values of ts, so a wrong ts is seen."""
+    listed: list[str | None] = [
+        *(payload for _, payload, _ in scenario.EDGE_CASES),
+        *(None if p is None else p.decode() for _, p, _ in scenario.MALFORMED),
+        *REASON_PAYLOADS, *EVENT_TIME_PAYLOADS,
+        *(scenario.edge_text("e-x", text) for text in TEMPERATURE_TEXTS),
+    ]
+    wrong_types = ['"1"', '"x"', '""', "true", "false", "[]", "{}", '{"v":1}', "[1,2]",
+                   "1.0", "1E+3", "1e3", "0.5", '["1"]', "[[1]]", "[null]"]
+    per_field: dict[str, list[str]] = {
+        "schema_version": ["1", "0", "2", "-1", "-0", "10", "[1]", "1.0", "1e0"],
+        "sensor_id": ['"s"', '"' + "x" * 100 + '"', '"' + "x" * 101 + '"', '"\\u00e9"',
+                      '"' + "\u00e9" * 100 + '"', '"' + "\U0001F600" * 100 + '"',
+                      '"' + "\U0001F600" * 101 + '"', '"a\\"b"', '"\\\\"', '"\\u0000"',
+                      '"\\n"', '"\\ud800"', '"' + "\\u0041" * 100 + '"',
+                      '"' + "\\u0041" * 101 + '"', '"/\\/"', '["s"]', '["s","t"]', "1"],
+        "ts": ["0", "-0", "1", "-1", str(validation.MAX_TS), str(validation.MAX_TS + 1),
+               str(validation.MAX_TS - 1), str(2**63 - 1), str(2**63), str(-(2**63)),
+               "99999999999999999999", f"[{T0}]", f"[{FUTURE}]", f"[{T0},{T0}]",
+               f"{T0}.0", f"{T0}e0", f'"{T0}"', "1E+3", "253402300799999.0"],
+        "temperature_c": ["-273.15", "-273.14999999999998", "-273.15000000000003", "10000",
+                          "10000.0", "1E+4", "10000.000000000002", "1e400", "-1e400", "-0",
+                          "0", "1e-400", "-273.16", "[20.5]", "[[20.5]]", "9999.999"],
+        "seq": ["0", "-0", "-1", "1", str(2**63 - 1), str(2**63), str(-(2**63)), "[3]",
+                "3.0", "3e0"],
+    }
+    per_field["site"] = per_field["sensor_id"]
+    mutations: list[str | None] = []
+    for ts in (T0, FUTURE):
+        valid = {"ts": str(ts)}
+        for name, _ in validation.FIELDS:
+            for text in [None, "null", *wrong_types, *per_field[name]]:
+                mutations.append(raw_reading(**{**valid, name: text}))
+            good = raw_reading(**valid)
+            mutations.append(good[:-1] + f',"{name}":"dup"}}')  # the last one counts
+            mutations.append(good.replace(f'"{name}":', f'"{name}":"dup","{name}":'))
+        good = raw_reading(**valid)
+        mutations += [
+            good, " " + good + " ", "\t\r\n" + good + "\n", good.replace(",", " , "),
+            good.replace(":", " :\n "), good[:-1] + ',"extra":1}', good[:-1] + ',"extra":{"ts":0}}',
+            good[:-1] + ',"x":[' + good + "]}", good + "x", good + " 1", good + "{}", good + "[]",
+            good + "\u0000", good[:-1], good[1:], "[" + good + "]", '{"reading":' + good + "}",
+            good.replace('"ts"', '"TS"'), good.replace('"ts"', '"t\\u0073"'),
+            good.replace('"ts"', '" ts"'), good.upper(), "",
+        ]
+    return listed + mutations
+
+
+def test_the_event_time_is_exactly_the_ts_of_a_reading_without_reason(
+    t_env: TableEnvironment,
+) -> None:
+    """event_time_ms_sql (one JSON_QUERY per field) is the typed ts the pipeline reads when
+    reason_sql is NULL and 0 otherwise, on every payload (the pipeline's own query shape)."""
+    payloads = event_time_payloads()
+    assert len(payloads) > 500
+    # From a collection, not VALUES: rows with CHR(n) are not literals, and VALUES of such
+    # rows becomes one source per row (the local cluster runs out of network buffers).
+    t_env.create_temporary_view("event_time_payloads", t_env.from_elements(
+        list(enumerate(payloads)),
+        DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()),
+                       DataTypes.FIELD("payload", DataTypes.STRING())])))
+    result = t_env.execute_sql(f"""
+        SELECT i, reason, ts, event_time FROM (
+          SELECT i, {validation.reason_sql()} AS reason, {validation.typed_fields_sql()},
+            {validation.event_time_ms_sql()} AS event_time
+          FROM (SELECT *, {validation.wrapped_fields_sql()} FROM event_time_payloads))
+        ORDER BY i""")
+    with result.collect() as rows_out:
+        got = [tuple(row) for row in rows_out]
+    assert [row[0] for row in got] == list(range(len(payloads)))
+    wrong = {i: (payloads[i], reason, ts, event_time) for i, reason, ts, event_time in got
+             if event_time != (ts if reason is None else 0)}
+    assert wrong == {}
+    # The payloads reach every reason, every field's type and range check, and both ends of
+    # each range from both sides, so a check left out or off by one would show above.
+    reasons = {reason for _, reason, _, _ in got}
+    for name, _ in validation.FIELDS:
+        assert f"missing field '{name}'" in reasons
+        assert f"field '{name}' has the wrong type" in reasons
+        assert name == "schema_version" or f"field '{name}' is out of range" in reasons
+    valid_ts = {ts for _, reason, ts, _ in got if reason is None}
+    assert {0, validation.MAX_TS, T0, FUTURE} <= valid_ts
+    assert sum(reason is None for _, reason, _, _ in got) > 100
 
 
 def test_a_payload_is_cut_to_the_documented_maximum(t_env: TableEnvironment) -> None:

@@ -23,6 +23,24 @@ docs/contracts.md ("Dead-letter reasons"); a test checks that the two agree.
   string, which would fail the job on one bad message.) Jackson writes numbers back in
   their exact decimal form (``1e400`` -> ``1E+400``), so a number's range is checked
   after ``TRY_CAST`` to DOUBLE (the nearest double; Infinity when it overflows).
+  ``CONDITIONAL`` leaves an array as it is, so a one-element array (``"ts":[5]``) reads
+  like its element and is accepted as it.
+* **Parses per message** (issue 16 throughput). Flink computes every occurrence of an
+  expression (no common sub-expressions), and the planner merges the ``q_<field>`` columns
+  of :func:`wrapped_fields_sql` into each expression that uses them: every ``JSON_QUERY``
+  written out is one more parse of the payload. For a valid reading the job's source
+  vertex parses it: the event-time column :func:`event_time_ms_sql` twice (Flink pushes
+  the watermark into the Kafka scan, whose generator computes ``rowtime`` per record, and
+  the Calc after the scan computes the column again), 37 times each before (34
+  ``JSON_QUERY``, a ``JSON_VALUE`` of ts, the 2 wrapper ``IS JSON``), 8 now (6 + 2);
+  then pipeline.py's :func:`reason_sql` and :func:`typed_fields_sql` 44 times (34 + 8
+  ``JSON_QUERY``, 2 ``IS JSON``). 118 parses before, 60 now (and 14, now 10,
+  ``JSON_VALUE`` parses of a field's few-character wrapped text). Measured
+  (bench/validation_bench.py, 1,000,000 generated readings, one core of the local Flink,
+  best of 2, a shared 2-core machine at load average 4.6-8.6): the event-time column
+  14,419 -> 47,599 messages/s, the source vertex's per-message SQL 5,563 -> 8,508. The
+  whole job (bench/alerts_bench.py, 200,000 readings, once each): 1,983 readings/s at load
+  7.0-13.1 before, 5,143 at load 1.8-4.8 now (the load differed: see apps/alerts/README.md).
 """
 
 from __future__ import annotations
@@ -158,15 +176,85 @@ def payload_columns_sql(payload: str = "payload") -> str:
     )
 
 
+def numerals_up_to(n: int) -> str:
+    """A regular expression (unanchored alternatives) matching exactly the decimal numerals
+    of 1 to ``n`` written without a leading zero."""
+    digits = str(n)
+    alternatives = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):  # n's first i digits, then a smaller digit, then any
+        low, high = (1 if i == 0 else 0), int(digit) - 1
+        if low <= high:
+            rest = len(digits) - i - 1
+            alternatives.append(
+                digits[:i] + (str(low) if low == high else f"[{low}-{high}]")
+                + ("" if rest == 0 else "[0-9]" if rest == 1 else f"[0-9]{{{rest}}}"))
+    return "|".join([*alternatives, digits])
+
+
+# The event-time column's checks on a field's wrapped JSON text. REGEXP keeps its compiled
+# pattern; REGEXP_EXTRACT cost more than a JSON_QUERY (measured), so it runs once, for ts.
+_NUMBER_VALUE = r"^\[(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)\]$"  # _NUMBER, value captured
+# An integer whose value is 0 to n: "-0", "-00", ..., or 0 or 1..n after any leading zeros
+# (as TRY_CAST to BIGINT reads them; every other integer is negative or beyond n).
+_SEQ_IN_RANGE = rf"^\[(-?0+|0*(?:{numerals_up_to(2**63 - 1)}))\]$"
+_TS_IN_RANGE = rf"^\[(-?0+|0*(?:{numerals_up_to(MAX_TS)}))\]$"
+# A JSON string of 1 to MAX_ID_CHARS characters, none escaped or a quote (a Java regex
+# counts code points, as CHAR_LENGTH does).
+_PLAIN_ID = rf'^\["[^"\\]{{1,{MAX_ID_CHARS}}}"\]$'
+# A temperature written as a plain decimal from -272.999... to 9999.999...: its nearest
+# double is within MIN_TEMPERATURE_C..MAX_TEMPERATURE_C whatever the fraction.
+_PLAIN_TEMPERATURE = r"^\[(-?([0-9]{1,2}|1[0-9]{2}|2[0-6][0-9]|27[0-2])|[0-9]{3,4})(\.[0-9]+)?\]$"
+
+
+def _extract(text: str, regex: str, group: int = 1) -> str:
+    return f"REGEXP_EXTRACT({text}, '{regex}', {group})"
+
+
+def event_time_valid_sql(payload: str = "payload") -> str:
+    """SQL that is TRUE exactly when :func:`reason_sql` is NULL, apart from ``ts``'s own
+    checks, and FALSE or NULL otherwise, with one ``JSON_QUERY`` per field run for an
+    everyday reading (BETWEEN is avoided: it becomes two comparisons, each with its own
+    copy of the field's JSON_QUERY). The ``ELSE`` of a ``CASE`` runs only when its fast
+    path does not hold: a string with an escape or of another length, a temperature that
+    is not a plain decimal well inside the range; it repeats the field's JSON_QUERY."""
+    def q(name: str) -> str:
+        return _wrapped(payload, name)
+
+    def id_in_range(name: str) -> str:
+        # 1 <= length <= MAX_ID_CHARS as |2 length - 101| <= 99: one use of the length
+        length = f"CHAR_LENGTH(JSON_VALUE({_extract(q(name), _STRING, 0)}, '$[0]'))"
+        exact = f"ABS(2 * CAST({length} AS BIGINT) - {MAX_ID_CHARS + 1}) <= {MAX_ID_CHARS - 1}"
+        return f"CASE WHEN REGEXP({q(name)}, '{_PLAIN_ID}') THEN TRUE ELSE {exact} END"
+
+    value = f"TRY_CAST({_extract(q('temperature_c'), _NUMBER_VALUE)} AS DOUBLE)"
+    temperature = (
+        f"CASE WHEN REGEXP({q('temperature_c')}, '{_PLAIN_TEMPERATURE}') THEN TRUE "
+        f"ELSE {value} >= {MIN_TEMPERATURE_C}E0 AND {value} <= {MAX_TEMPERATURE_C:.0f}E0 END"
+    )
+    return "\n    AND ".join((
+        f"('[' || {payload} || ']') IS JSON ARRAY",
+        f"('{{\"k\":' || {payload} || '}}') IS JSON OBJECT",
+        f"REGEXP({payload}, '^[ \\t\\n\\r]*\\{{')",
+        f"{q('schema_version')} = '[{SCHEMA_VERSION}]'",
+        id_in_range("sensor_id"),
+        id_in_range("site"),
+        temperature,
+        f"REGEXP({q('seq')}, '{_SEQ_IN_RANGE}')",
+    ))
+
+
 def event_time_ms_sql(payload: str = "payload") -> str:
     """The source's event-time column: the ``ts`` of a valid reading, else 0.
 
     0 never advances the watermark, so a message that goes to the dead-letter topic, for
     whatever reason, cannot move event time (a far-future ``ts`` on an otherwise invalid
-    message would otherwise send every later reading to the late topic). The checks are
-    :func:`reason_sql`'s, with each field's ``JSON_QUERY`` inlined (a computed column
-    cannot see the other columns).
+    message would otherwise send every later reading to the late topic). A computed column
+    cannot see the other columns, and Flink evaluates every occurrence of an expression
+    (no common sub-expressions): so the checks are :func:`reason_sql`'s folded into one
+    ``JSON_QUERY`` per field (:func:`event_time_valid_sql`), and ``ts``'s is read only
+    for an otherwise valid message, its type and range checked by one regular expression
+    whose capture is the value (:data:`_TS_IN_RANGE`).
     """
-    valid = reason_sql(payload, ref=lambda name: _wrapped(payload, name))
-    ts = f"CAST(JSON_VALUE({payload}, '$.ts') AS BIGINT)"
-    return f"CASE WHEN ({valid}) IS NULL THEN {ts} ELSE 0 END"
+    valid_ts = f"CASE WHEN {event_time_valid_sql(payload)}\n    THEN {_wrapped(payload, 'ts')} END"
+    ts = _extract(valid_ts, _TS_IN_RANGE)
+    return f"IFNULL(TRY_CAST({ts} AS BIGINT), 0)"
