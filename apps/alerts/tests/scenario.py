@@ -164,6 +164,12 @@ NOT_OBJECT = "not a JSON object"
 OUT_OF_RANGE = "field 'temperature_c' is out of range"
 _V = edge_text("e-x")  # a valid reading, to be spoiled
 
+
+def _spoil(old: str, new: str) -> str:
+    """_V with ``old`` (which must be in it) replaced by ``new``."""
+    assert old in _V, old
+    return _V.replace(old, new)
+
 # (case name, payload text, the reason, or None: accepted as a reading of sensor e-<name>)
 EDGE_CASES: list[tuple[str, str, str | None]] = [
     # RFC 8259: one JSON value, optionally surrounded by whitespace (space, tab, LF, CR).
@@ -213,6 +219,16 @@ EDGE_CASES: list[tuple[str, str, str | None]] = [
     ("sensor-id-100", edge_text("e-x", sensor_id="e-sensor-id-100-" + "y" * 84), None),
     ("schema-version-2", _V.replace('"schema_version":1', '"schema_version":2'),
      "unknown schema_version 2"),
+    # A value in an array, even of one element, is not the value: the wrong type.
+    ("schema-version-in-array", _spoil('"schema_version":1', '"schema_version":[1]'),
+     "field 'schema_version' has the wrong type"),
+    ("sensor-id-in-array", _spoil('"sensor_id":"e-x"', '"sensor_id":["e-x"]'),
+     "field 'sensor_id' has the wrong type"),
+    ("ts-in-array", _spoil(f'"ts":{EDGE_T0}', f'"ts":[{EDGE_T0}]'),
+     "field 'ts' has the wrong type"),
+    ("temperature-in-array", edge_text("e-x", "[21.5]"),
+     "field 'temperature_c' has the wrong type"),
+    ("seq-in-array", _spoil('"seq":0', '"seq":[0]'), "field 'seq' has the wrong type"),
     # The temperature range, -273.15 to 10000 inclusive, compared as a double.
     ("absolute-zero", edge_text("e-absolute-zero", "-273.15"), None),
     ("below-absolute-zero", edge_text("e-x", NEXT_BELOW_ABSOLUTE_ZERO), OUT_OF_RANGE),

@@ -98,7 +98,7 @@ def test_reasons_name_the_first_problem(t_env: TableEnvironment) -> None:
 
 # The job reads each field once into q_<name> columns; inlined here, the same checks.
 INLINED_REASON = validation.reason_sql(
-    ref=lambda name: f"JSON_QUERY(payload, '$.{name}' WITH CONDITIONAL ARRAY WRAPPER)"
+    ref=lambda name: validation.wrapped_field_sql("payload", name)
 )
 
 
@@ -120,7 +120,7 @@ def test_an_accepted_temperature_is_the_nearest_double(t_env: TableEnvironment) 
     payloads = [scenario.edge_text("e-x", text) for text in TEMPERATURE_TEXTS]
     assert evaluate(t_env, INLINED_REASON, payloads) == [None] * len(TEMPERATURE_TEXTS)
     expression = ("TRY_CAST(SUBSTRING(q FROM 2 FOR CHAR_LENGTH(q) - 2) AS DOUBLE) FROM (SELECT "
-                  "JSON_QUERY(payload, '$.temperature_c' WITH CONDITIONAL ARRAY WRAPPER) AS q")
+                  f"{validation.wrapped_field_sql('payload', 'temperature_c')} AS q")
     got = evaluate_from(t_env, expression, payloads)
     assert got == [-273.15, 10000.0, 10000.0, 0.0, 0.0, -273.15]
 

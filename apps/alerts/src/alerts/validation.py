@@ -16,15 +16,16 @@ docs/contracts.md ("Dead-letter reasons"); a test checks that the two agree.
   P gives ``{"k":}``, which fails. Jackson (Flink's parser) rejects NaN/Infinity, comments,
   single quotes, leading zeros, control characters outside strings and a byte order mark.
 * **An object**: the one value starts with ``{`` (a cheap anchored REGEXP, no fourth parse).
-* **Fields**: each is read once with ``JSON_QUERY(... WITH CONDITIONAL ARRAY WRAPPER)``,
+* **Fields**: each is read once with ``JSON_QUERY(... WITH UNCONDITIONAL ARRAY WRAPPER)``,
   which yields e.g. ``[21.5]`` or ``["sensor-1"]`` and NULL when the field is absent or
   null; a regular expression on that text checks the JSON type. (``JSON_VALUE(...
   RETURNING DOUBLE)`` is avoided: in Flink 1.19 it threw a ClassCastException on a JSON
   string, which would fail the job on one bad message.) Jackson writes numbers back in
   their exact decimal form (``1e400`` -> ``1E+400``), so a number's range is checked
   after ``TRY_CAST`` to DOUBLE (the nearest double; Infinity when it overflows).
-  ``CONDITIONAL`` leaves an array as it is, so a one-element array (``"ts":[5]``) reads
-  like its element and is accepted as it.
+  The wrapper is ``UNCONDITIONAL``: an array value is wrapped too (``"ts":[5]`` gives
+  ``[[5]]``), so it has the wrong type. (It was ``CONDITIONAL``, which leaves an array
+  as it is, so a one-element array read like its element and was accepted as it.)
 * **Parses per message** (issue 16 throughput). Flink computes every occurrence of an
   expression (no common sub-expressions), and the planner merges the ``q_<field>`` columns
   of :func:`wrapped_fields_sql` into each expression that uses them: every ``JSON_QUERY``
@@ -91,13 +92,14 @@ def _q(name: str) -> str:
     return f"q_{name}"
 
 
-def _wrapped(payload: str, name: str) -> str:
-    return f"JSON_QUERY({payload}, '$.{name}' WITH CONDITIONAL ARRAY WRAPPER)"
+def wrapped_field_sql(payload: str, name: str) -> str:
+    """A field's wrapped JSON text (``[value]``; NULL if absent or null)."""
+    return f"JSON_QUERY({payload}, '$.{name}' WITH UNCONDITIONAL ARRAY WRAPPER)"
 
 
 def wrapped_fields_sql(payload: str = "payload") -> str:
     """SELECT items reading each contract field once as wrapped JSON text."""
-    return ",\n  ".join(f"{_wrapped(payload, name)} AS {_q(name)}" for name, _ in FIELDS)
+    return ",\n  ".join(f"{wrapped_field_sql(payload, name)} AS {_q(name)}" for name, _ in FIELDS)
 
 
 def _unwrap(name: str, ref: Callable[[str], str] = _q) -> str:
@@ -218,7 +220,7 @@ def event_time_valid_sql(payload: str = "payload") -> str:
     path does not hold: a string with an escape or of another length, a temperature that
     is not a plain decimal well inside the range; it repeats the field's JSON_QUERY."""
     def q(name: str) -> str:
-        return _wrapped(payload, name)
+        return wrapped_field_sql(payload, name)
 
     def id_in_range(name: str) -> str:
         # 1 <= length <= MAX_ID_CHARS as |2 length - 101| <= 99: one use of the length
@@ -255,6 +257,7 @@ def event_time_ms_sql(payload: str = "payload") -> str:
     for an otherwise valid message, its type and range checked by one regular expression
     whose capture is the value (:data:`_TS_IN_RANGE`).
     """
-    valid_ts = f"CASE WHEN {event_time_valid_sql(payload)}\n    THEN {_wrapped(payload, 'ts')} END"
+    ts_text = wrapped_field_sql(payload, "ts")
+    valid_ts = f"CASE WHEN {event_time_valid_sql(payload)}\n    THEN {ts_text} END"
     ts = _extract(valid_ts, _TS_IN_RANGE)
     return f"IFNULL(TRY_CAST({ts} AS BIGINT), 0)"
