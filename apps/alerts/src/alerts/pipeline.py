@@ -42,7 +42,7 @@ class Outputs:
     late: Table
 
 
-def validated_once(t_env: StreamTableEnvironment, checked: Table) -> Table:
+def validated_once(t_env: StreamTableEnvironment, checked: Table, name: str = "checked") -> Table:
     """``checked`` computed once per message, as a table with the same event time.
 
     Every output reads the validated readings. Left as one SQL view, the planner inlines each
@@ -60,11 +60,11 @@ def validated_once(t_env: StreamTableEnvironment, checked: Table) -> Table:
         .watermark("event_time", "SOURCE_WATERMARK()")
         .build(),
     )
-    t_env.create_temporary_view("checked_once", once)
+    t_env.create_temporary_view(f"{name}_once", once)
     names = [n for n in checked.get_resolved_schema().get_column_names() if n != "rowtime"]
     return t_env.sql_query(
         f"SELECT {', '.join(f'`{n}`' for n in names)}, event_time AS rowtime, proctime "
-        "FROM checked_once"
+        f"FROM {name}_once"
     )
 
 
@@ -79,11 +79,17 @@ def define_pipeline(
 ) -> Outputs:
     """Build the alerts, aggregates, dead letters and late readings from raw ``readings``."""
     t_env.create_temporary_view("raw_readings", readings)
+    # Each field's JSON read once per message (the q_<field> columns), behind a DataStream
+    # boundary of its own: in one query the planner copied each q_<field> into every
+    # expression using it, 44 payload parses per valid reading instead of 8.
+    t_env.create_temporary_view("wrapped", validated_once(t_env, t_env.sql_query(f"""
+        SELECT msg_key, payload, rowtime, {validation.wrapped_fields_sql()}
+        FROM raw_readings"""), name="wrapped"))
     t_env.create_temporary_view("checked", validated_once(t_env, t_env.sql_query(f"""
         SELECT msg_key, payload, rowtime,
           {validation.reason_sql()} AS reason,
           {validation.typed_fields_sql()}
-        FROM (SELECT *, {validation.wrapped_fields_sql()} FROM raw_readings)""")))
+        FROM wrapped""")))
     dead_letters = t_env.sql_query(f"""
         SELECT msg_key, reason, {validation.payload_columns_sql()},
           '{source_topic}' AS source_topic,
