@@ -12,6 +12,7 @@ import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 
 class ConfigError(ValueError):
@@ -107,6 +108,13 @@ _JOB_NAME = re.compile(r"^[A-Za-z0-9._ -]{1,100}$")
 RULE_KEYS = ("high", "low", "hysteresis", "rate", "silence_s")
 
 
+def decimal(x: float) -> Decimal:
+    """``x`` as the decimal it is written as: its shortest form (Python's ``repr``, which is
+    also what Java's ``Double.toString`` and Flink's DOUBLE -> DECIMAL cast use). The rules
+    compare thresholds this way (apps/alerts/README.md, "Numbers")."""
+    return Decimal(repr(float(x)))
+
+
 @dataclass(frozen=True)
 class Rules:
     """The rule parameters of one sensor (or the defaults)."""
@@ -121,6 +129,16 @@ class Rules:
     def silence_ms(self) -> int:
         """``silence_s`` in whole milliseconds (truncated), as the rules compare gaps."""
         return int(self.silence_s * 1000)
+
+    @property
+    def high_back(self) -> Decimal:
+        """``high - hysteresis`` exactly, in decimal: a high episode resolves below it."""
+        return decimal(self.high) - decimal(self.hysteresis)
+
+    @property
+    def low_back(self) -> Decimal:
+        """``low + hysteresis`` exactly, in decimal: a low episode resolves above it."""
+        return decimal(self.low) + decimal(self.hysteresis)
 
     def as_dict(self) -> dict[str, float]:
         """The parameters by name, in ``RULE_KEYS`` order."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from alerts.config import Rules
+from alerts.config import Rules, decimal
 
 HIGH = "high_temperature"
 LOW = "low_temperature"
@@ -31,12 +31,6 @@ RATE = "rate_of_change"
 SILENT = "sensor_silent"
 RATE_WINDOW_MS = 60_000  # the rate-of-change rule looks at the last minute of event time
 _CENT = Decimal("0.01")
-
-
-def decimal(x: float) -> Decimal:
-    """``x`` as the decimal it is written as: its shortest form (Python's ``repr``, which is
-    also what Java's ``Double.toString`` and Flink's DOUBLE -> DECIMAL cast use)."""
-    return Decimal(repr(float(x)))
 
 
 def hundredths(x: float) -> Decimal:
@@ -143,7 +137,7 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
         return []  # duplicate or out of order: the newer reading already decided
     events: list[dict[str, Any]] = []
     sid, ts, value = reading.sensor_id, reading.ts, hundredths(reading.temperature_c)
-    high, low, hysteresis = decimal(rules.high), decimal(rules.low), decimal(rules.hysteresis)
+    high, low, rate = decimal(rules.high), decimal(rules.low), decimal(rules.rate)
     state.site = reading.site
     if state.last_ts is not None and ts - state.last_ts > rules.silence_ms:
         # The gap itself proves the silence (strictly more than SILENCE_SECONDS), whether or
@@ -156,13 +150,13 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
         events.append(_resolve(state, SILENT, ts))
 
     if HIGH in state.open:
-        if value < high - hysteresis:
+        if value < rules.high_back:
             events.append(_resolve(state, HIGH, ts))
     elif value > high:
         events.append(_open(state, sid, HIGH, "critical", float(value), rules.high, ts,
                             alert_message(HIGH, float(value), rules.high)))
     if LOW in state.open:
-        if value > low + hysteresis:
+        if value > rules.low_back:
             events.append(_resolve(state, LOW, ts))
     elif value < low:
         events.append(_open(state, sid, LOW, "critical", float(value), rules.low, ts,
@@ -170,9 +164,9 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
 
     spread = _slide(state, ts, value)
     if RATE in state.open:
-        if spread <= decimal(rules.rate):
+        if spread <= rate:
             events.append(_resolve(state, RATE, ts))
-    elif spread > decimal(rules.rate):
+    elif spread > rate:
         events.append(_open(state, sid, RATE, "warning", float(spread), rules.rate, ts,
                             alert_message(RATE, float(spread), rules.rate)))
     state.last_ts = ts

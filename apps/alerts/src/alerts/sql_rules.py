@@ -13,7 +13,7 @@ have strictly increasing ``ts`` per sensor, so their arrival order is also event
 Temperatures are compared in hundredths, exactly: ``t2 = CAST(temperature_c AS DECIMAL(7,
 2))`` (the shortest decimal form of the double, rounded half away from zero: Flink's cast,
 the same as :func:`alerts.rules.hundredths`), against the parameters as DECIMAL literals
-written exactly as configured (:func:`alerts.rules.decimal`). The spread is ``DECIMAL``
+written exactly as configured (:func:`alerts.config.decimal`). The spread is ``DECIMAL``
 arithmetic too, so ``20.1 - 10.1`` is ``10.00``.
 
 Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see below):
@@ -42,14 +42,15 @@ and ``message`` (Python's ``round`` and ``:g``), and it sees the alert events on
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import udf
 
-from alerts.config import Rules
-from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message, decimal
+from alerts.config import Rules, decimal
+from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message
 
 _LATE_FIRE = ("table.exec.emit.early-fire.enabled", "table.exec.emit.late-fire.enabled")
 ALERT_FIELDS = (
@@ -79,9 +80,9 @@ def _double(x: float) -> str:
     return text if "e" in text else f"{text}E0"
 
 
-def _decimal(x: Any) -> str:
-    """An exact DECIMAL literal of ``x`` (a float as written, or a Decimal), never DOUBLE."""
-    text = format(x if not isinstance(x, float) else decimal(x), "f")
+def _decimal(x: Decimal) -> str:
+    """An exact DECIMAL literal of ``x`` (never a DOUBLE: no exponent)."""
+    text = format(x, "f")
     return text if "." in text else f"{text}.0"
 
 
@@ -91,8 +92,9 @@ def _quote(text: str) -> str:
 
 def _param(values: Mapping[str, Any], default: Any, *, kind: str = "decimal") -> str:
     """A per-sensor parameter: the sensor's own value if it has one, else the default."""
-    lit = {"int": lambda v: f"CAST({int(v)} AS BIGINT)", "double": _double,
-           "decimal": _decimal}[kind]
+    literals: dict[str, Callable[[Any], str]] = {
+        "int": lambda v: f"CAST({int(v)} AS BIGINT)", "double": _double, "decimal": _decimal}
+    lit = literals[kind]
     if not values:
         return lit(default)
     pairs = ", ".join(f"{_quote(k)}, {lit(v)}" for k, v in sorted(values.items()))
@@ -108,9 +110,9 @@ def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
     # Thresholds as exact decimals (high - hysteresis computed exactly, not in binary).
     return {
         "high": each(lambda r: decimal(r.high)),
-        "high_back": each(lambda r: decimal(r.high) - decimal(r.hysteresis)),
+        "high_back": each(lambda r: r.high_back),
         "low": each(lambda r: decimal(r.low)),
-        "low_back": each(lambda r: decimal(r.low) + decimal(r.hysteresis)),
+        "low_back": each(lambda r: r.low_back),
         "rate": each(lambda r: decimal(r.rate)),
         "silence_s": each(lambda r: r.silence_s, "double"),
         "silence_ms": each(lambda r: r.silence_ms, "int"),
