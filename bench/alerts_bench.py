@@ -76,7 +76,7 @@ sys.path[:0] = [str(REPO / "apps" / "alerts" / "src"), str(REPO / "apps" / "aler
 from alerts_helpers import job_settings, prepare, start_job  # noqa: E402
 from elasticsearch import ApiError, Elasticsearch, helpers  # noqa: E402
 from harness import flink as flink_mod  # noqa: E402
-from harness.procs import free_port  # noqa: E402
+from harness.procs import free_port, status_mib  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 
 HIGH = 80.0
@@ -343,14 +343,9 @@ class RssSampler(threading.Thread):
 
 
 def vm_hwm_mib(pid: int) -> float:
-    """A process's own peak resident set (VmHWM), MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return math.nan
+    """A process's own peak resident set (VmHWM), MiB; NaN when it is gone."""
+    hwm = status_mib(pid, "VmHWM")
+    return math.nan if hwm is None else hwm
 
 
 # --- latency under an offered load ----------------------------------------------------------

@@ -34,6 +34,7 @@ sys.path[:0] = [str(SRC), str(REPO / "tests"), str(REPO / "infra")]
 
 from dashboard.indices import ensure_index  # noqa: E402
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
+from harness.procs import status_mib  # noqa: E402
 from kafka import KafkaProducer  # noqa: E402
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
@@ -131,10 +132,9 @@ class Server:
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
                 ppid = int(stat.rsplit(")", 1)[1].split()[1])
-                if ppid == self.proc.pid:
-                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                        if line.startswith("VmRSS:"):
-                            return int(line.split()[1]) / 1024
+                rss = status_mib(int(pid), "VmRSS") if ppid == self.proc.pid else None
+                if rss is not None:
+                    return rss
             except (OSError, ValueError, IndexError):
                 continue
         raise RuntimeError("gunicorn worker not found")

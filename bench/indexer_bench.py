@@ -32,6 +32,7 @@ sys.path[:0] = [str(SRC), str(REPO / "tests"), str(REPO / "infra")]
 
 from dashboard.indices import ensure_index  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
+from harness.procs import status_mib  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 from kafka.errors import KafkaError  # noqa: E402
@@ -145,13 +146,7 @@ def run_one(es_url: str, kafka: str, topic: str, ends: dict[TopicPartition, int]
 
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB (0 when it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return status_mib(pid, "VmRSS") or 0.0
 
 
 def table(title: str, header: list[str], rows: list[list[Any]]) -> str:

@@ -26,6 +26,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def status_mib(pid: int, field: str) -> float | None:
+    """A memory line of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM``, ...) in MiB; None
+    when the process or the line is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def log_tail(path: Path, lines: int = 25) -> str:
     """The last lines of a log file, or a note that it is empty or missing."""
     try:
