@@ -106,11 +106,16 @@ $(GOBIN)/kwok: tools/kube/kwok/go.mod tools/kube/kwok/go.sum tools/kube/kwok/too
 	$(call kube_build,tools/kube/kwok,sigs.k8s.io/kwok/cmd/kwok,kwok,)
 # KWOK refuses to start without stage definitions; the standard ones ship in its module zip
 # (downloaded first: `go list -m` gives no directory for a module not yet in the cache).
-$(KWOK_STAGES)/.copied: tools/kube/kwok/go.mod tools/kube/kwok/go.sum
+# node-heartbeat-with-lease + kwok --node-lease-duration-seconds keep the node Ready: without
+# them the node controller marks it NotReady after its 50 s grace period, and every Pod on it
+# NotReady for good (tests/harness/kube.py). The Makefile is a prerequisite: a change to the
+# list re-copies.
+$(KWOK_STAGES)/.copied: tools/kube/kwok/go.mod tools/kube/kwok/go.sum Makefile
 	@rm -rf $(KWOK_STAGES) && mkdir -p $(KWOK_STAGES)
 	@cd tools/kube/kwok && GOPROXY=$(PULUMI_GOPROXY) go mod download sigs.k8s.io/kwok
 	@src=$$(cd tools/kube/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage; \
-	for f in node/fast/node-initialize pod/fast/pod-ready pod/fast/pod-complete \
+	for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+	  pod/fast/pod-ready pod/fast/pod-complete \
 	  pod/fast/pod-delete volume/fast/pvc-provision volume/fast/pv-bind \
 	  volume/fast/pvc-delete volume/fast/pv-delete volume/fast/storage-class; do \
 	  install -m 0644 "$$src/$$f.yaml" $(KWOK_STAGES)/; done

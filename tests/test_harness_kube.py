@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import preflight
@@ -59,6 +61,43 @@ def test_deployment_becomes_available_on_the_kwok_node(kube: Kube, namespace: st
     service = json.loads(kube.kubectl(*ns, "get", "service", "web", "-o", "json").stdout)
     assert 30000 <= service["spec"]["ports"][0]["nodePort"] <= 32767
     assert service["spec"]["clusterIP"].startswith("10.96.")
+
+
+# kube-controller-manager's --node-monitor-grace-period (50 s since Kubernetes 1.32) plus its
+# --node-monitor-period (5 s) and a margin: a node without a heartbeat is NotReady by then.
+NODE_SILENT_NOT_READY_S = 65.0
+
+
+def test_node_stays_ready_past_the_node_grace_period(kube: Kube, namespace: str) -> None:
+    """KWOK renews the node's Lease: no NodeNotReady, and Pods stay Ready (they did not)."""
+    ns = ("-n", namespace)
+    kube.kubectl(*ns, "create", "deployment", "web", "--image=nginx:1.27", "--replicas=1")
+    kube.kubectl(*ns, "wait", "--for=condition=Available", "deployment/web", "--timeout=60s")
+    node = json.loads(kube.kubectl("get", "node", kube_mod.NODE_NAME, "-o", "json").stdout)
+    created = datetime.fromisoformat(node["metadata"]["creationTimestamp"])
+    age_s = (datetime.now(UTC) - created).total_seconds()
+    time.sleep(max(0.0, NODE_SILENT_NOT_READY_S - age_s))  # free later in a session
+
+    not_ready = json.loads(
+        kube.kubectl(
+            "get", "events", "-A", "--field-selector", "reason=NodeNotReady", "-o", "json"
+        ).stdout
+    )["items"]
+    assert [event["message"] for event in not_ready] == []
+    node = json.loads(kube.kubectl("get", "node", kube_mod.NODE_NAME, "-o", "json").stdout)
+    ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+    assert [c["status"] for c in ready] == ["True"]
+    assert node["spec"].get("taints", []) == []
+    lease = json.loads(
+        kube.kubectl(
+            "-n", "kube-node-lease", "get", "lease", kube_mod.NODE_NAME, "-o", "json"
+        ).stdout
+    )
+    assert lease["spec"]["leaseDurationSeconds"] == kube_mod.NODE_LEASE_S
+    renewed = datetime.fromisoformat(lease["spec"]["renewTime"])
+    assert (datetime.now(UTC) - renewed).total_seconds() < kube_mod.NODE_LEASE_S
+    # The Deployment made before the wait is still available.
+    kube.kubectl(*ns, "wait", "--for=condition=Available", "deployment/web", "--timeout=10s")
 
 
 def test_claim_of_the_default_class_binds(kube: Kube, namespace: str) -> None:

@@ -33,9 +33,17 @@ NODE_NAME = "kwok-node-0"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"  # KWOK hands out Pod IPs from here
 NODE_IP = "127.0.0.2"  # outside it; loopback: nothing may dial a private-range address here
-# The stages KWOK runs (copied by make kube-bins out of sigs.k8s.io/kwok's module zip).
+# The node's heartbeat: KWOK renews its Lease in kube-node-lease every quarter of this (as
+# kwokctl's own clusters do, 40 s). Without a heartbeat the node controller marks the node
+# NotReady once its grace period (50 s) passes, and with it every Pod on the node; KWOK's
+# pod-ready stage only readies Pending Pods, so they stayed NotReady for good and a Deployment
+# lost its availability a minute into a session.
+NODE_LEASE_S = 40
+# The stages KWOK runs (copied by make kube-bins out of sigs.k8s.io/kwok's module zip): KWOK's
+# own "fast" set (node-initialize, node-heartbeat-with-lease, pods) plus the volume stages.
 STAGES = (
     "node-initialize",
+    "node-heartbeat-with-lease",
     "pod-ready",
     "pod-complete",
     "pod-delete",
@@ -335,6 +343,7 @@ def start(workdir: Path) -> Kube:
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={POD_CIDR}",
                 f"--node-ip={NODE_IP}",
+                f"--node-lease-duration-seconds={NODE_LEASE_S}",
             ],
             workdir / "kwok.log",
             env={**os.environ, "HOME": str(workdir)},  # KWOK reads ~/.kwok otherwise
@@ -346,6 +355,7 @@ def start(workdir: Path) -> Kube:
         cluster.kubectl("apply", "-f", "-", stdin=json.dumps(_NODE))
         cluster.kubectl("apply", "-f", str(stages_dir() / f"{STORAGE_CLASS}.yaml"))
         kwok.wait_ready(lambda: _node_ready(cluster), READY_TIMEOUT_S)
+        kwok.wait_ready(lambda: _node_lease_held(cluster), READY_TIMEOUT_S)
         # Pods need their namespace's default ServiceAccount (the controller manager makes it).
         controllers.wait_ready(lambda: _has_default_account(cluster), READY_TIMEOUT_S)
     except BaseException:
@@ -364,6 +374,19 @@ def _node_ready(cluster: Kube) -> bool:
     except ServiceError:
         return False
     return done.stdout.strip() == "True"
+
+
+def _node_lease_held(cluster: Kube) -> bool:
+    """KWOK holds the node's Lease (its heartbeat) for NODE_LEASE_S seconds (the holder is
+    KWOK's own id, not the node's name)."""
+    try:
+        lease = json.loads(
+            cluster.kubectl("-n", "kube-node-lease", "get", "lease", NODE_NAME, "-o", "json").stdout
+        )
+    except ServiceError:
+        return False
+    spec = lease.get("spec", {})
+    return spec.get("leaseDurationSeconds") == NODE_LEASE_S and spec.get("renewTime") is not None
 
 
 def _has_default_account(cluster: Kube) -> bool:
