@@ -503,6 +503,7 @@ def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
         "SENSOR_RULES": "",
         "WATERMARK_OUT_OF_ORDERNESS_MS": "5000",
         "ALLOWED_LATENESS_MS": "60000",
+        "MAX_TS_AHEAD_MS": "300000",
         "SOURCE_IDLE_TIMEOUT_MS": "10000",
         "CHECKPOINT_INTERVAL_MS": "10000",
         "STATE_TTL_S": "3600",

@@ -44,12 +44,20 @@ def test_sensor_rules_override_the_defaults() -> None:
         ("SENSOR_RULES", '{"s": {"hgih": 1}}', "SENSOR_RULES"),
         ("JOB_PARALLELISM", "0", "JOB_PARALLELISM"),
         ("CHECKPOINT_INTERVAL_MS", "soon", "CHECKPOINT_INTERVAL_MS"),
+        ("MAX_TS_AHEAD_MS", "-1", "MAX_TS_AHEAD_MS"),
+        ("MAX_TS_AHEAD_MS", "86400001", "MAX_TS_AHEAD_MS"),
     ],
 )
 def test_bad_values_name_the_variable(env: str, value: str, named: str) -> None:
     with pytest.raises(ConfigError) as err:
         load({env: value})
     assert named in str(err.value) and "\n" not in str(err.value)
+
+
+def test_max_ts_ahead_defaults_to_five_minutes_and_takes_zero_to_a_day() -> None:
+    assert load({}).max_ts_ahead_ms == 300_000
+    assert load({"MAX_TS_AHEAD_MS": "0"}).max_ts_ahead_ms == 0
+    assert load({"MAX_TS_AHEAD_MS": "86400000"}).max_ts_ahead_ms == 86_400_000
 
 
 def test_restore_from_is_empty_or_a_savepoint_path() -> None:

@@ -1,4 +1,5 @@
-"""The wired job at its event-time boundaries (issue 16, defects 3, 5 and 6), on the harness.
+"""The wired job at its event-time boundaries (issue 16, defects 3, 5 and 6, and a clock
+ahead), on the harness.
 
 One readings partition and no out-of-orderness, so the watermark is exactly the highest
 ``ts`` read so far; each step waits (Flink REST) until every operator has seen it before the
@@ -7,6 +8,7 @@ next readings are sent, so which one comes first is fixed, not a race.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from alerts_helpers import (
     aggregate_docs,
     consume_all,
+    input_watermarks,
     job_settings,
     late_records_dropped,
     prepare,
@@ -154,5 +157,40 @@ def test_silence_does_not_depend_on_the_order_of_readings_and_watermark(
             "s-five": _silence("s-five", t + 58_000, t + 28_000, None),
         }
         assert consume_all(kafka.bootstrap, settings["LATE_TOPIC"]) == []
+    finally:
+        flink.cancel(job_id)
+
+
+def test_a_reading_from_a_clock_ahead_cannot_move_event_time(flink: Flink, kafka: Kafka) -> None:
+    """A valid ts up to year 9999 used to move the watermark there, and every later reading
+    went late. Now a ts more than MAX_TS_AHEAD_MS after its Kafka record's timestamp is a
+    dead letter, and no message moves the watermark past its record's timestamp."""
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS,
+                            MAX_TS_AHEAD_MS="60000")
+    prepare(settings, partitions=1)
+    topic = settings["READINGS_TOPIC"]
+    now = int(time.time() * 1000)
+    # Kafka stamps each record when it is sent (kafka-python's CreateTime), after `now`.
+    _send(kafka, topic,
+          ("s-ahead", now + 30_000, 0),  # 30 s ahead of its record: accepted
+          ("s-far", now + 86_400_000, 0),  # a day ahead: refused
+          ("s-now", now, 0))
+    job_id = start_job(flink, settings)
+    try:
+        wait_watermark(flink, job_id, now)
+        time.sleep(1)  # a few more periodic watermarks
+        marks = input_watermarks(flink, job_id)
+        assert max(marks.values()) < now + 30_000, marks  # at most the records' timestamps
+        # Behind the watermark by less than the lateness: on time. Years behind: late.
+        _send(kafka, topic, ("s-now", now + 1, 1), ("s-old", T0, 0))
+        wait_until(lambda: consume_all(kafka.bootstrap, settings["LATE_TOPIC"], 1000), 60,
+                   "the late reading")
+        time.sleep(3)  # give a wrongly late reading time to show up
+        late = consume_all(kafka.bootstrap, settings["LATE_TOPIC"])
+        assert [v["sensor_id"] for _, v in late] == ["s-old"]
+        assert now <= late[0][1]["watermark_ms"] < now + 30_000
+        dead = consume_all(kafka.bootstrap, settings["DEAD_LETTER_TOPIC"])
+        assert [(json.loads(v["payload"])["sensor_id"], v["reason"]) for _, v in dead] == [
+            ("s-far", "field 'ts' is out of range")]
     finally:
         flink.cancel(job_id)

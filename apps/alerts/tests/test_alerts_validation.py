@@ -134,6 +134,59 @@ def evaluate_from(t_env: TableEnvironment, select_from: str, payloads: Sequence[
         return [row[1] for row in rows_out]
 
 
+# --- A ts ahead of the Kafka record's timestamp (MAX_TS_AHEAD_MS).
+
+AHEAD_MS = 300_000
+OUT_OF_RANGE = "field 'ts' is out of range"
+
+
+def reasons_with_record_time(
+    t_env: TableEnvironment, cases: Sequence[tuple[str, int]], max_ahead_ms: int
+) -> list[Any]:
+    """reason_sql with a record timestamp, over (payload, record time ms) pairs, in order."""
+    rows = ", ".join(f"({i}, {repr_sql(p)}, {rec})" for i, (p, rec) in enumerate(cases))
+    reason = validation.reason_sql(record_time="record_time", max_ts_ahead_ms=max_ahead_ms)
+    result = t_env.execute_sql(f"""
+        SELECT i, {reason} FROM (
+          SELECT *, {validation.wrapped_fields_sql()} FROM (
+            SELECT i, payload, TO_TIMESTAMP_LTZ(rec, 3) AS record_time
+            FROM (VALUES {rows}) AS t(i, payload, rec)))
+        ORDER BY i""")
+    with result.collect() as rows_out:
+        return [row[1] for row in rows_out]
+
+
+def test_a_ts_more_than_max_ahead_of_its_record_is_out_of_range(t_env: TableEnvironment) -> None:
+    rec = T0
+    cases = [
+        (msg(ts=rec + AHEAD_MS), rec, None),  # exactly the limit ahead: accepted
+        (msg(ts=rec + AHEAD_MS + 1), rec, OUT_OF_RANGE),  # 1 ms more: refused
+        (msg(ts=rec), rec, None),
+        (msg(ts=0), rec, None),  # behind is never refused here (late is the watermark's)
+        (msg(ts=validation.MAX_TS), rec, OUT_OF_RANGE),
+        (msg(ts=validation.MAX_TS), validation.MAX_TS - AHEAD_MS, None),  # both ends at once
+        (msg(ts=validation.MAX_TS + 1), validation.MAX_TS - AHEAD_MS, OUT_OF_RANGE),  # own range
+        (msg(ts=2**63), rec, OUT_OF_RANGE),
+        (msg(ts=-1), rec, OUT_OF_RANGE),
+        (msg(ts=FUTURE, temperature_c=20000), rec, OUT_OF_RANGE),  # ts checked first
+        (msg(ts=FUTURE, seq=-1), rec, OUT_OF_RANGE),
+        (msg(ts=FUTURE, site=""), rec, "field 'site' is out of range"),  # site before ts
+        (msg(ts=FUTURE, schema_version=2), rec, "unknown schema_version 2"),
+        (msg(ts="soon"), rec, "field 'ts' has the wrong type"),
+        (msg(ts=...), rec, "missing field 'ts'"),
+        (msg(ts=rec + 1), 0, OUT_OF_RANGE),  # a record timestamp of 1970 refuses today's ts
+    ]
+    got = reasons_with_record_time(t_env, [(p, r) for p, r, _ in cases], AHEAD_MS)
+    assert got == [want for _, _, want in cases]
+    # MAX_TS_AHEAD_MS=0: the record's own millisecond and before.
+    zero = [(msg(ts=rec), rec, None), (msg(ts=rec + 1), rec, OUT_OF_RANGE),
+            (msg(ts=rec - 1), rec, None)]
+    got = reasons_with_record_time(t_env, [(p, r) for p, r, _ in zero], 0)
+    assert got == [want for _, _, want in zero]
+    # Without a record time (reason_sql's default) only ts's own range applies.
+    assert evaluate(t_env, INLINED_REASON, [msg(ts=FUTURE)]) == [None]
+
+
 # --- The source's event-time column (validation.event_time_ms_sql) against the reasons.
 
 

@@ -79,6 +79,12 @@ SETTINGS: tuple[Setting, ...] = (
         "go to LATE_TOPIC, ms",
     ),
     Setting(
+        "MAX_TS_AHEAD_MS",
+        "300000",
+        "a reading whose ts is more than this after its Kafka record's timestamp is "
+        "dead-lettered (field 'ts' is out of range); exactly this much is accepted, ms",
+    ),
+    Setting(
         "SOURCE_IDLE_TIMEOUT_MS",
         "10000",
         "a Kafka partition quiet this long no longer holds the watermark back, ms",
@@ -163,6 +169,7 @@ class Config:
     sensor_rules: Mapping[str, Rules] = field(default_factory=dict)
     out_of_orderness_ms: int = 5000
     allowed_lateness_ms: int = 60000
+    max_ts_ahead_ms: int = 300000
     idle_timeout_ms: int = 10000
     checkpoint_interval_ms: int = 10000
     state_ttl_s: int = 3600
@@ -329,6 +336,7 @@ def load(environ: Mapping[str, str]) -> Config:
         sensor_rules=sensor_rules,
         out_of_orderness_ms=_int(environ, "WATERMARK_OUT_OF_ORDERNESS_MS", 0, 3_600_000),
         allowed_lateness_ms=allowed_lateness_ms,
+        max_ts_ahead_ms=_int(environ, "MAX_TS_AHEAD_MS", 0, 86_400_000),
         idle_timeout_ms=_int(environ, "SOURCE_IDLE_TIMEOUT_MS", 0, 3_600_000),
         checkpoint_interval_ms=_int(environ, "CHECKPOINT_INTERVAL_MS", 100, 3_600_000),
         state_ttl_s=state_ttl_s,

@@ -28,7 +28,8 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment, Table
 
 from alerts import config as cfg_mod
-from alerts.pipeline import define_pipeline, interval_sql
+from alerts.pipeline import define_pipeline
+from alerts.validation import interval_sql
 
 LOG = logging.getLogger("alerts.job")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -63,16 +64,25 @@ def aggregates_with_doc_id(t_env: StreamTableEnvironment, aggregates: Table) -> 
 
 
 def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
-    """The Kafka source and the Kafka sink tables."""
+    """The Kafka source and the Kafka sink tables.
+
+    The source's watermark follows ``LEAST(rowtime, record_time)``: no message moves event
+    time past its Kafka record's timestamp (the producer's clock, or the broker's with
+    LogAppendTime). A reading from a clock far ahead (a valid ``ts`` up to year 9999) used
+    to move the watermark there, and every later reading of every sensor went to the late
+    topic; such a reading is now also dead-lettered (``MAX_TS_AHEAD_MS``, validation).
+    """
     from alerts.validation import event_time_ms_sql
 
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE kafka_readings (
           msg_key BYTES,
           payload STRING,
+          record_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
           rowtime AS TO_TIMESTAMP_LTZ({event_time_ms_sql()}, 3),
           proctime AS PROCTIME(),
-          WATERMARK FOR rowtime AS rowtime - {interval_sql(cfg.out_of_orderness_ms)}
+          WATERMARK FOR rowtime AS
+            LEAST(rowtime, record_time) - {interval_sql(cfg.out_of_orderness_ms)}
         ) WITH ({_kafka(cfg)},
           'topic' = '{cfg.readings_topic}',
           'properties.group.id' = '{cfg.group_id}',
@@ -213,6 +223,7 @@ def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
         defaults=cfg.rules,
         overrides=cfg.sensor_rules,
         allowed_lateness_ms=cfg.allowed_lateness_ms,
+        max_ts_ahead_ms=cfg.max_ts_ahead_ms,
     )
     statements = t_env.create_statement_set()
     statements.add_insert("kafka_dead_letters", outputs.dead_letters)

@@ -1,9 +1,10 @@
 """The pure pipeline: ``define_pipeline(readings) -> Outputs``, with no sources or sinks.
 
 ``readings`` is any table of raw messages with the columns ``msg_key BYTES``, ``payload
-STRING``, an event-time attribute ``rowtime`` (with a watermark) and a processing-time
-attribute ``proctime``. The job feeds it from Kafka (:mod:`alerts.job`); a test can feed it
-from an in-memory collection. Everything except the per-sensor rules is Flink SQL:
+STRING``, ``record_time TIMESTAMP_LTZ(3)`` (the Kafka record's timestamp), an event-time
+attribute ``rowtime`` (with a watermark) and a processing-time attribute ``proctime``. The
+job feeds it from Kafka (:mod:`alerts.job`); a test can feed it from an in-memory collection.
+Everything except the per-sensor rules is Flink SQL:
 
 * validation -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
@@ -27,7 +28,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
 
 from alerts import sql_rules, validation
 from alerts.config import Rules
-from alerts.sql_rules import interval_sql
+from alerts.validation import interval_sql
 
 WINDOW_MS = 60_000
 
@@ -76,6 +77,7 @@ def define_pipeline(
     defaults: Rules,
     overrides: Mapping[str, Rules],
     allowed_lateness_ms: int,
+    max_ts_ahead_ms: int,
 ) -> Outputs:
     """Build the alerts, aggregates, dead letters and late readings from raw ``readings``."""
     t_env.create_temporary_view("raw_readings", readings)
@@ -83,11 +85,12 @@ def define_pipeline(
     # boundary of its own: in one query the planner copied each q_<field> into every
     # expression using it, 44 payload parses per valid reading instead of 8.
     t_env.create_temporary_view("wrapped", validated_once(t_env, t_env.sql_query(f"""
-        SELECT msg_key, payload, rowtime, {validation.wrapped_fields_sql()}
+        SELECT msg_key, payload, record_time, rowtime, {validation.wrapped_fields_sql()}
         FROM raw_readings"""), name="wrapped"))
     t_env.create_temporary_view("checked", validated_once(t_env, t_env.sql_query(f"""
         SELECT msg_key, payload, rowtime,
-          {validation.reason_sql()} AS reason,
+          {validation.reason_sql(record_time="record_time", max_ts_ahead_ms=max_ts_ahead_ms)}
+            AS reason,
           {validation.typed_fields_sql()}
         FROM wrapped""")))
     dead_letters = t_env.sql_query(f"""

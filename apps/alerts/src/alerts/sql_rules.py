@@ -51,6 +51,7 @@ from pyflink.table.udf import udf
 
 from alerts.config import Rules, decimal
 from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message
+from alerts.validation import interval_sql
 
 _LATE_FIRE = ("table.exec.emit.early-fire.enabled", "table.exec.emit.late-fire.enabled")
 ALERT_FIELDS = (
@@ -63,16 +64,6 @@ _PROC = "PARTITION BY sensor_id ORDER BY proctime"
 def alert_value(rule: str, x: float) -> float:
     """An alert's ``value``: the reading (threshold rules), the spread, or the silence."""
     return round(x, 3)
-
-
-def interval_sql(ms: int) -> str:
-    """A Flink SQL day-time interval literal of ``ms`` milliseconds."""
-    seconds, millis = divmod(ms, 1000)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    literal = f"{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
-    return f"INTERVAL '{literal}' DAY TO SECOND(3)"
 
 
 def _double(x: float) -> str:

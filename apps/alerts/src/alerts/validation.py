@@ -121,13 +121,39 @@ def _out_of_range(name: str, ref: Callable[[str], str]) -> str:
     return f"{value} IS NULL OR {value} < 0{upper}"
 
 
-def reason_sql(payload: str = "payload", ref: Callable[[str], str] = _q) -> str:
+def interval_sql(ms: int) -> str:
+    """A Flink SQL day-time interval literal of ``ms`` milliseconds."""
+    seconds, millis = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    literal = f"{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    return f"INTERVAL '{literal}' DAY TO SECOND(3)"
+
+
+def ts_ahead_sql(record_time: str, max_ahead_ms: int, ref: Callable[[str], str] = _q) -> str:
+    """SQL that is true when ``ts`` (already of the right type and in 0..MAX_TS) is more than
+    ``max_ahead_ms`` after ``record_time`` (the Kafka record's timestamp, TIMESTAMP_LTZ(3))."""
+    ts = f"TO_TIMESTAMP_LTZ(TRY_CAST({_unwrap('ts', ref)} AS BIGINT), 3)"
+    return f"{ts} > {record_time} + {interval_sql(max_ahead_ms)}"
+
+
+def reason_sql(
+    payload: str = "payload",
+    ref: Callable[[str], str] = _q,
+    *,
+    record_time: str | None = None,
+    max_ts_ahead_ms: int = 0,
+) -> str:
     """A CASE expression: the first thing wrong with the reading, or NULL if it is valid.
 
     The checks run in the order of :data:`REASONS`, fields in the order of :data:`FIELDS`
     (missing and wrong type field by field, then schema_version, then the ranges).
     ``ref(name)`` is the wrapped JSON text of a field: by default the ``q_<name>`` column of
     :func:`wrapped_fields_sql`; :func:`event_time_ms_sql` inlines the ``JSON_QUERY`` instead.
+    With ``record_time`` (a TIMESTAMP_LTZ(3) column: the Kafka record's timestamp), a ``ts``
+    more than ``max_ts_ahead_ms`` after it is out of range too (:func:`ts_ahead_sql`; its own
+    WHEN right after ts's range, so it only sees a ts within 0..MAX_TS).
     """
     whens = [
         f"WHEN {payload} IS NULL THEN 'empty message (null value)'",
@@ -150,6 +176,11 @@ def reason_sql(payload: str = "payload", ref: Callable[[str], str] = _q) -> str:
             whens.append(
                 f"WHEN {_out_of_range(name, ref)} THEN 'field ''{name}'' is out of range'"
             )
+            if name == "ts" and record_time is not None:
+                whens.append(
+                    f"WHEN {ts_ahead_sql(record_time, max_ts_ahead_ms, ref)} "
+                    "THEN 'field ''ts'' is out of range'"
+                )
     return "CASE\n    " + "\n    ".join(whens) + "\n    ELSE CAST(NULL AS STRING) END"
 
 
