@@ -23,8 +23,8 @@ Method:
   least-squares slope over the last two thirds of the step exceeds --growth-tolerance x the
   produced rate and twice the slope's standard error, and the backlog at the end exceeds
   one second of input; the sweep stops at the first such rate. "into rules/s": records that
-  entered the Python rules task per second over the step (every valid on-time reading goes
-  there; it is the job's slow path).
+  entered the SQL rules' first stage per second over the step (every valid on-time
+  reading goes there).
   Before each step the backlog of the previous one is left to drain (bounded).
 * Latency: idle on the fresh job, then right after each sustained step at its rate (the
   table shows the highest; if none, at --fallback-rate after the sweep, and says so),

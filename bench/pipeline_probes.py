@@ -48,12 +48,12 @@ class EndOffsets:
 class JobLag:
     """The alerts job's backlog, from Flink's REST metrics.
 
-    Two parts: ``pending`` is the Kafka lag, the larger ``pendingRecords`` of the job's two
-    Kafka sources (the topic is read once for the SQL outputs, once for the rules);
-    ``in_flight`` is what left one task and has not yet entered the next (the sum over the
-    job's edges of upstream ``write-records`` minus downstream ``read-records``), i.e. records
-    queued in Flink's network buffers, where a backlog also waits once the Python rules are
-    the bottleneck and backpressure holds the sources.
+    Two parts: ``pending`` is the Kafka lag, the largest ``pendingRecords`` of the job's
+    Kafka sources (one since the validation's DataStream boundary; the Python-rules job read
+    the topic twice); ``in_flight`` is what left one task and has not yet entered the next
+    (the sum over the job's edges of upstream ``write-records`` minus downstream
+    ``read-records``), i.e. records queued in Flink's network buffers, where a backlog also
+    waits once a stage is the bottleneck and backpressure holds the source.
     """
 
     def __init__(self, rest_url: str, job_id: str) -> None:
@@ -112,11 +112,15 @@ class JobLag:
         return total
 
     def rules_read(self) -> int:
-        """Records that entered the task running the Python rules (the job's slow path)."""
-        for vertex in http_json(f"{self.rest_url}/jobs/{self.job_id}")["vertices"]:
-            if "rules" in vertex["name"]:
-                return int(vertex["metrics"]["read-records"])
-        return 0
+        """Records that entered the SQL rules: read by their first stage, the job's
+        lowest-numbered ``OverAggregate[<id>]`` vertex (alerts.sql_rules' ``rules_seen``,
+        every on-time valid reading). It looked for a Python rules task, gone since the
+        rules moved to SQL, and so read 0."""
+        stages = sorted(
+            (int(v["name"].split("[", 1)[1].split("]", 1)[0]), int(v["metrics"]["read-records"]))
+            for v in http_json(f"{self.rest_url}/jobs/{self.job_id}")["vertices"]
+            if v["name"].startswith("OverAggregate["))
+        return stages[0][1] if stages else 0
 
     def restarts(self) -> int:
         """How often the job has restarted (failovers reset the task metrics)."""
