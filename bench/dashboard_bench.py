@@ -34,18 +34,11 @@ sys.path[:0] = [str(SRC), str(REPO / "tests"), str(REPO / "infra")]
 
 from dashboard.indices import ensure_index  # noqa: E402
 from elasticsearch import Elasticsearch, helpers  # noqa: E402
-from harness.procs import status_mib  # noqa: E402
+from harness.procs import free_port, status_mib  # noqa: E402
 from kafka import KafkaProducer  # noqa: E402
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 
 RULES = ("high_temperature", "low_temperature", "rate_of_change", "sensor_silent")
-
-
-def free_port() -> int:
-    """A free local port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

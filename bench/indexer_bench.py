@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,17 +31,10 @@ sys.path[:0] = [str(SRC), str(REPO / "tests"), str(REPO / "infra")]
 
 from dashboard.indices import ensure_index  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
-from harness.procs import status_mib  # noqa: E402
+from harness.procs import free_port, status_mib  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
 from kafka.errors import KafkaError  # noqa: E402
-
-
-def free_port() -> int:
-    """A free local port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
