@@ -95,8 +95,9 @@ def _param(values: Mapping[str, Any], default: Any, *, kind: str = "decimal") ->
 def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
     """SQL expressions of each sensor's rule parameters (``sensor_id`` in scope)."""
     def each(fn: Any, kind: str = "decimal") -> str:
-        values = {s: fn(r) for s, r in overrides.items() if fn(r) != fn(defaults)}
-        return _param(values, fn(defaults), kind=kind)
+        default = fn(defaults)
+        values = {s: v for s, r in overrides.items() if (v := fn(r)) != default}
+        return _param(values, default, kind=kind)
 
     # Thresholds as exact decimals (high - hysteresis computed exactly, not in binary).
     return {
