@@ -284,8 +284,9 @@ def event_time_ms_sql(payload: str = "payload") -> str:
     send every later reading to the late topic). One dead letter keeps its ``ts`` here: a
     reading refused only for being more than ``MAX_TS_AHEAD_MS`` after its Kafka record
     (:func:`ts_ahead_sql`; checking it here would repeat the ts read, and this column is
-    computed twice per message); the source's watermark, ``LEAST(rowtime, record_time)``, keeps it from moving event time
-    past the record's timestamp, as for every message. A computed column
+    computed twice per message); the source's watermark, ``LEAST(rowtime, record_time)``,
+    keeps it from moving event time past the record's timestamp, as for every message. A
+    computed column
     cannot see the other columns, and Flink evaluates every occurrence of an expression
     (no common sub-expressions): so the checks are :func:`reason_sql`'s folded into one
     ``JSON_QUERY`` per field (:func:`event_time_valid_sql`), and ``ts``'s is read only
