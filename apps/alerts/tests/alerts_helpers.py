@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -23,9 +24,28 @@ from harness.flink import Flink
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 JOB_PY = SRC / "alerts" / "job.py"
+JAVA = SRC.parent / "java"
 # The aggregates topic as infra creates it: compacted (latest value per document id) and
 # deleted by retention.
 AGGREGATES_TOPIC_CONFIG = {"cleanup.policy": "compact,delete"}
+
+
+def functions_jar() -> Path:
+    """The job's Java functions jar (alerts.job.FUNCTIONS_JAR), built by
+    apps/alerts/java/build.sh when it is missing or older than its sources."""
+    from alerts.job import FUNCTIONS_JAR
+
+    sources = [JAVA / "build.sh", *JAVA.rglob("*.java")]
+    newest = max(path.stat().st_mtime for path in sources)
+    if not FUNCTIONS_JAR.is_file() or FUNCTIONS_JAR.stat().st_mtime < newest:
+        done = subprocess.run(
+            ["sh", str(JAVA / "build.sh"), str(FUNCTIONS_JAR), str(artifacts.flink_home())],
+            capture_output=True, text=True,
+            env={**os.environ, "PATH": f"{artifacts.java_home() / 'bin'}{os.pathsep}"
+                                       f"{os.environ.get('PATH', '')}"},
+        )
+        assert done.returncode == 0, f"building {FUNCTIONS_JAR} failed:\n{done.stderr[-3000:]}"
+    return FUNCTIONS_JAR
 
 
 def unique(prefix: str) -> str:
@@ -66,6 +86,7 @@ def submit_args(
     flink: Flink, settings: Mapping[str, str]
 ) -> tuple[cfg_mod.Config, dict[str, str], dict[str, Any]]:
     """(config, environment, how) to submit the job from source to the harness's Flink."""
+    functions_jar()
     env = {
         **flink.env,
         **settings,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from harness import artifacts
 from iotstack import versions
@@ -55,3 +58,49 @@ def test_entrypoint_is_valid_shell_with_the_three_modes() -> None:
     text = script.read_text()
     for mode in ("jobmanager)", "taskmanager)", "submit)"):
         assert mode in text
+
+
+def test_the_image_builds_the_java_functions_jar_and_drops_the_jdk() -> None:
+    dockerfile = (APP / "Dockerfile").read_text()
+    assert "COPY java ./java" in dockerfile
+    assert 'sh java/build.sh "$(python -c' in dockerfile and "/alerts-functions.jar" in dockerfile
+    jdk = f"openjdk-{versions.JAVA_VERSION}-jdk-headless"
+    install = dockerfile.index(f"install -y --no-install-recommends {jdk}")
+    build = dockerfile.index("sh java/build.sh")
+    purge = dockerfile.index(f"apt-get purge -y {jdk}")
+    assert install < build < purge, "the JDK is installed, used and removed in one layer"
+    assert dockerfile[install:purge].count("\nRUN ") == 0
+
+
+def test_the_job_refuses_to_start_without_its_java_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alerts import job
+
+    missing = tmp_path / "alerts-functions.jar"
+    monkeypatch.setattr(job, "FUNCTIONS_JAR", missing)
+    monkeypatch.setenv("READINGS_TOPIC", "readings")
+    assert job.main() == 2
+    err = capsys.readouterr().err
+    assert (f"alerts job: {missing} is missing: build it with apps/alerts/java/build.sh "
+            f"{missing}") in err
+
+
+def test_the_built_jar_holds_the_rate_function() -> None:
+    from alerts.sql_rules import RATE_SPREAD_CLASS
+    from alerts_helpers import functions_jar
+
+    with zipfile.ZipFile(functions_jar()) as jar:
+        names = set(jar.namelist())
+    assert RATE_SPREAD_CLASS.replace(".", "/") + ".class" in names
+
+
+def test_a_locally_built_jar_is_not_part_of_the_image_context() -> None:
+    from alerts_helpers import functions_jar
+    from iotstack import images
+
+    built = functions_jar().relative_to(APP)
+    assert (APP / built).is_file()
+    files = set(images.context_files(APP))
+    assert built not in files, "a test build would change the image's content tag"
+    assert Path("java/src/io/iotstack/alerts/RateSpread.java") in files

@@ -24,6 +24,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 from alerts import rules as r
 from alerts import sql_rules
 from alerts.config import Rules
+from alerts_helpers import functions_jar
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 T0 = 1_700_000_000_000
@@ -98,6 +99,7 @@ def expected(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
 def run_sql(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
     """The events of define_alerts on a local Flink, per alert id in arrival order."""
     env = StreamExecutionEnvironment.get_execution_environment()
+    env.add_jars(functions_jar().as_uri())  # the rate rule's Java function, as alerts.job
     env.set_parallelism(1)
     env.add_python_file(str(SRC / "alerts"))
     t_env = StreamTableEnvironment.create(env)
@@ -157,3 +159,36 @@ def test_sql_rules_give_the_python_rules_events(seed: int) -> None:
     assert set(got) == set(want)
     for alert_id, events in want.items():
         assert got[alert_id] == events, alert_id
+
+
+def test_rate_window_boundaries_and_ts_zero() -> None:
+    # The rate's spread (the Java RATE_SPREAD) at its edges: a reading exactly 60000 ms
+    # older is inside, 60001 ms older is not; a first reading at ts 0 takes part; a value
+    # equal to the current max/min replaces it as the newer candidate (it expires later).
+    readings: list[ReadingRow] = [
+        ("z-1", "plant-a", 0, 20.0, 0),
+        ("z-1", "plant-a", 60_000, 30.01, 1),      # 0 is inside: spread 10.01 opens
+        ("z-1", "plant-a", 60_001, 30.01, 2),      # 0 is out: 0.00, resolves
+        ("z-2", "plant-a", T0, 20.0, 0),
+        ("z-2", "plant-a", T0 + 30_000, 20.0, 1),  # equal value, newer
+        ("z-2", "plant-a", T0 + 60_001, 30.01, 2),  # T0 out, T0 + 30 s in: 10.01 opens
+        ("z-2", "plant-a", T0 + 90_001, 30.0, 3),   # 20.0 out: 0.01, resolves
+        ("z-3", "plant-a", T0, 30.02, 0),
+        ("z-3", "plant-a", T0 + 60_000, 20.01, 1),  # falls by 10.01 within the minute: opens
+    ]
+    want = expected(readings)
+    got = run_sql(readings)
+    assert got == want
+    rate = {k: [(e["status"], e["started_at"], e["resolved_at"], e["value"]) for e in v]
+            for k, v in want.items() if e_rule(k) == r.RATE}
+    assert rate == {
+        "z-1:rate_of_change:60000": [("open", 60_000, None, 10.01),
+                                     ("resolved", 60_000, 60_001, 10.01)],
+        f"z-2:rate_of_change:{T0 + 60_001}": [("open", T0 + 60_001, None, 10.01),
+                                             ("resolved", T0 + 60_001, T0 + 90_001, 10.01)],
+        f"z-3:rate_of_change:{T0 + 60_000}": [("open", T0 + 60_000, None, 10.01)],
+    }
+
+
+def e_rule(alert_id: str) -> str:
+    return alert_id.split(":")[1]

@@ -6,8 +6,10 @@ and aggregates topics into Elasticsearch; Flink has no Elasticsearch connector.
 
 Settings come from the environment (:mod:`alerts.config`), read when the job is submitted.
 
-Run against a local session cluster (connector jars on its class path)::
+Run against a local session cluster (connector jars on its class path), after building the
+job's Java functions next to this module (the image does it; the tests do it for you)::
 
+    apps/alerts/java/build.sh apps/alerts/src/alerts/alerts-functions.jar
     READINGS_TOPIC=readings flink run -m 127.0.0.1:8081 -d -pym alerts.job
 
 In the stack the ``alerts`` image's entrypoint (``submit`` mode, :mod:`alerts.submit`)
@@ -33,6 +35,20 @@ from alerts.validation import interval_sql
 
 LOG = logging.getLogger("alerts.job")
 PACKAGE_DIR = Path(__file__).resolve().parent
+FUNCTIONS_JAR = PACKAGE_DIR / "alerts-functions.jar"
+
+
+class JarMissing(RuntimeError):
+    """The job's Java functions (apps/alerts/java) were not built."""
+
+
+def functions_jar() -> Path:
+    """The jar of the job's Java functions, next to this module; shipped with the job."""
+    if not FUNCTIONS_JAR.is_file():
+        raise JarMissing(
+            f"{FUNCTIONS_JAR} is missing: build it with apps/alerts/java/build.sh {FUNCTIONS_JAR}"
+        )
+    return FUNCTIONS_JAR
 
 
 def _quote(value: str) -> str:
@@ -212,6 +228,7 @@ def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
     """Define the whole job on a new environment; the caller executes it."""
     env = StreamExecutionEnvironment.get_execution_environment(job_configuration(cfg))
     env.add_python_file(str(_package_zip()))  # ship the alerts package to the Python workers
+    env.add_jars(functions_jar().as_uri())  # loaded here (planning) and shipped with the job
     t_env = StreamTableEnvironment.create(env)
     for key, value in job_configuration(cfg).to_dict().items():
         t_env.get_config().set(key, value)
@@ -239,7 +256,8 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         cfg = cfg_mod.load(os.environ)
-    except cfg_mod.ConfigError as exc:
+        functions_jar()
+    except (cfg_mod.ConfigError, JarMissing) as exc:
         sys.stderr.write(f"alerts job: {exc}\n")
         return 2
     LOG.info("settings: %s", {k: v for k, v in vars(cfg).items() if "password" not in k})

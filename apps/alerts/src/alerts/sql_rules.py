@@ -25,9 +25,13 @@ Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see be
   turns true, resolves where it turns false. ``low_temperature`` mirrors it.
 * ``rate_of_change``: spread = max - min of the applied readings with ``ts`` in
   ``[ts - 60000, ts]`` (both ends inclusive). Open iff spread > rate; opens and resolves
-  where that changes. This window is an event-time ``RANGE`` window: it emits a reading
-  once the watermark reaches its ``ts`` (so these events wait for the watermark); one
-  already behind the watermark is emitted at the next watermark, not dropped.
+  where that changes. The spread is the Java aggregate ``RATE_SPREAD`` (class
+  ``io.iotstack.alerts.RateSpread``, ``apps/alerts/java``) over the same arrival-order
+  window as the other rules: it keeps only the max and min candidates (two monotonic
+  queues, as :func:`alerts.rules._slide`), so a reading costs one state read and write,
+  and these events do not wait for the watermark either. (SQL's own form, an event-time
+  ``RANGE`` window with ``MAX``/``MIN``, read every reading of the sensor's last minute
+  from state for every reading, and waited for the watermark.)
 * ``sensor_silent``: a gap strictly longer than ``silence_s`` between two consecutive
   applied readings opens (at last ts + silence) and resolves (at the new reading's ts) the
   episode; an event-time session window (gap ``silence_ms + ALLOWED_LATENESS_MS + 2``)
@@ -37,7 +41,9 @@ Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see be
 Per-sensor parameters (``SENSOR_RULES``) are a map literal, looked up by ``sensor_id``:
 data, not code, and no join (a regular join keeps every reading in state and loses the
 event-time attribute). The only Python left is the formatting of each alert's ``value``
-and ``message`` (Python's ``round`` and ``:g``), and it sees the alert events only.
+and ``message`` (Python's ``round`` and ``:g``), and it sees the alert events only. The
+threshold and rate rules share their stages (one branch, so each alert's open and resolve
+stay in order); silence has its own.
 """
 
 from __future__ import annotations
@@ -59,6 +65,8 @@ ALERT_FIELDS = (
     "started_at", "resolved_at", "updated_at", "message",
 )
 _PROC = "PARTITION BY sensor_id ORDER BY proctime"
+# The rate rule's spread (apps/alerts/java): the job's jar must be loaded (alerts.job).
+RATE_SPREAD_CLASS = "io.iotstack.alerts.RateSpread"
 
 
 def alert_value(rule: str, x: float) -> float:
@@ -144,6 +152,7 @@ def define_alerts(
     """The alert events (``ALERT_FIELDS``, append-only) of the on-time readings view."""
     p = _params(defaults, overrides)
     sql = t_env.sql_query
+    t_env.create_java_temporary_system_function("RATE_SPREAD", RATE_SPREAD_CLASS)
 
     def view(name: str, query: str) -> None:
         t_env.create_temporary_view(name, sql(query))
@@ -170,14 +179,18 @@ def define_alerts(
                           WHEN t2 < high_back THEN 0 END) OVER ({_PROC}) AS hi,
           LAST_VALUE(CASE WHEN t2 < low THEN 1
                           WHEN t2 > low_back THEN 0 END) OVER ({_PROC}) AS lo,
-          LAG(ts) OVER ({_PROC}) AS prev_ts
+          LAG(ts) OVER ({_PROC}) AS prev_ts,
+          RATE_SPREAD(ts, t2, CAST({RATE_WINDOW_MS} AS BIGINT)) OVER ({_PROC}) AS spread
         FROM rules_applied""")
     view("rules_moves", f"""
         SELECT *,
           hi = 1 AND COALESCE(prev_hi, 0) = 0 AS hi_open, hi = 0 AND prev_hi = 1 AS hi_close,
-          lo = 1 AND COALESCE(prev_lo, 0) = 0 AS lo_open, lo = 0 AND prev_lo = 1 AS lo_close
-        FROM (SELECT *, LAG(hi) OVER ({_PROC}) AS prev_hi, LAG(lo) OVER ({_PROC}) AS prev_lo
-              FROM rules_state)""")
+          lo = 1 AND COALESCE(prev_lo, 0) = 0 AS lo_open, lo = 0 AND prev_lo = 1 AS lo_close,
+          rt = 1 AND COALESCE(prev_rt, 0) = 0 AS rt_open, rt = 0 AND prev_rt = 1 AS rt_close
+        FROM (SELECT *, LAG(hi) OVER ({_PROC}) AS prev_hi, LAG(lo) OVER ({_PROC}) AS prev_lo,
+                LAG(rt) OVER ({_PROC}) AS prev_rt
+              FROM (SELECT *, CASE WHEN spread > rate THEN 1 ELSE 0 END AS rt
+                    FROM rules_state))""")
     # The open event of each episode, remembered for its resolve (id, value, site). One
     # branch per alert, so an alert's open and resolve stay in order downstream.
     view("rules_threshold", f"""
@@ -188,9 +201,12 @@ def define_alerts(
             LAST_VALUE(CASE WHEN hi_open THEN site END) OVER ({_PROC}) AS hi_site,
             LAST_VALUE(CASE WHEN lo_open THEN ts END) OVER ({_PROC}) AS lo_at,
             LAST_VALUE(CASE WHEN lo_open THEN t2 END) OVER ({_PROC}) AS lo_x,
-            LAST_VALUE(CASE WHEN lo_open THEN site END) OVER ({_PROC}) AS lo_site
+            LAST_VALUE(CASE WHEN lo_open THEN site END) OVER ({_PROC}) AS lo_site,
+            LAST_VALUE(CASE WHEN rt_open THEN ts END) OVER ({_PROC}) AS rt_at,
+            LAST_VALUE(CASE WHEN rt_open THEN spread END) OVER ({_PROC}) AS rt_x,
+            LAST_VALUE(CASE WHEN rt_open THEN site END) OVER ({_PROC}) AS rt_site
           FROM rules_moves)
-        WHERE hi_open OR hi_close OR lo_open OR lo_close""")
+        WHERE hi_open OR hi_close OR lo_open OR lo_close OR rt_open OR rt_close""")
     threshold = _unnest("rules_threshold", [
         _event(HIGH, "critical",
                "CASE WHEN hi_open THEN 'open' WHEN hi_close THEN 'resolved' END", "hi_x",
@@ -198,36 +214,10 @@ def define_alerts(
         _event(LOW, "critical",
                "CASE WHEN lo_open THEN 'open' WHEN lo_close THEN 'resolved' END", "lo_x",
                "low", "lo_at", "CASE WHEN lo_close THEN ts END", "ts", site="lo_site"),
+        _event(RATE, "warning",
+               "CASE WHEN rt_open THEN 'open' WHEN rt_close THEN 'resolved' END", "rt_x",
+               "rate", "rt_at", "CASE WHEN rt_close THEN ts END", "ts", site="rt_site"),
     ])
-
-    # Rate of change: spread over [ts - 60000, ts] of event time (both ends inclusive),
-    # open iff spread > rate. The RANGE window emits a row once the watermark reaches its
-    # ts; it drops a row only if the sensor already has one emitted at a ts as late or
-    # later (per key, not the watermark), which an applied reading never is (ts = 0 aside:
-    # Flink's initial mark). It emits each sensor's rows in ts order, so the transitions
-    # (LAG) and the open's fields (LAST_VALUE) follow in the order the rows arrive: by
-    # processing time, as rows behind the watermark would be dropped in event time.
-    view("rules_spread", f"""
-        SELECT *, CASE WHEN spread > rate THEN 1 ELSE 0 END AS rt, PROCTIME() AS proctime
-        FROM (
-          SELECT sensor_id, site, ts, rowtime, rate,
-            MAX(t2) OVER w - MIN(t2) OVER w AS spread
-          FROM rules_applied
-          WINDOW w AS (PARTITION BY sensor_id ORDER BY rowtime
-            RANGE BETWEEN INTERVAL '{RATE_WINDOW_MS // 1000}' SECOND PRECEDING AND CURRENT ROW))""")
-    view("rules_rate", f"""
-        SELECT * FROM (
-          SELECT *,
-            LAST_VALUE(CASE WHEN rt_open THEN ts END) OVER ({_PROC}) AS rt_at,
-            LAST_VALUE(CASE WHEN rt_open THEN spread END) OVER ({_PROC}) AS rt_x,
-            LAST_VALUE(CASE WHEN rt_open THEN site END) OVER ({_PROC}) AS rt_site
-          FROM (SELECT *, rt = 1 AND COALESCE(prev_rt, 0) = 0 AS rt_open,
-                  rt = 0 AND prev_rt = 1 AS rt_close
-                FROM (SELECT *, LAG(rt) OVER ({_PROC}) AS prev_rt FROM rules_spread)))
-        WHERE rt_open OR rt_close""")
-    rate = _unnest("rules_rate", [_event(
-        RATE, "warning", "CASE WHEN rt_open THEN 'open' ELSE 'resolved' END", "rt_x", "rate",
-        "rt_at", "CASE WHEN rt_close THEN ts END", "ts", site="rt_site")])
 
     # Silence, path 1: the gap between two consecutive applied readings is strictly more
     # than the silence: the episode opens at prev + silence and resolves at the new reading.
@@ -276,7 +266,7 @@ def define_alerts(
         config.set(key, "false")
     try:
         events = t_env.from_data_stream(t_env.to_data_stream(sql(
-            f"{threshold} UNION ALL {rate} UNION ALL SELECT * FROM rules_silence")))
+            f"{threshold} UNION ALL SELECT * FROM rules_silence")))
     finally:
         for key, value in saved.items():
             if value is not None:
