@@ -206,6 +206,20 @@ def test_no_jdk_is_one_line(tmp_path: Path) -> None:
     assert summary == SUMMARY
 
 
+def test_a_jre_without_javac_is_one_line(tmp_path: Path) -> None:
+    # The alerts job's Java functions are compiled in the tests: a JRE is not enough.
+    jre = tmp_path / "jre"
+    (jre / "bin").mkdir(parents=True)
+    (jre / "bin" / "java").symlink_to(Path(os.environ.get("JAVA_HOME") or
+                                           "/usr/lib/jvm/java-17-openjdk-amd64") / "bin" / "java")
+    done = _check(_tools(tmp_path), JAVA_HOME=str(jre))
+    assert done.returncode == 1
+    line, summary = done.stderr.splitlines()
+    assert line.startswith(f"prerequisites: {jre} is a JRE, not a JDK (no bin/javac; "), line
+    assert line.endswith("apt-get install openjdk-17-jdk-headless, or set JAVA_HOME to a JDK")
+    assert summary == SUMMARY
+
+
 @pytest.mark.parametrize(
     ("attribute", "package"), [("CHROMIUM", "chromium"), ("CHROMEDRIVER", "chromium-driver")]
 )

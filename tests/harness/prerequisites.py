@@ -68,9 +68,15 @@ def _venv_problem() -> str | None:
 
 def _java_problem() -> str | None:
     try:
-        artifacts.java_home()
+        home = artifacts.java_home()
     except artifacts.MissingPrerequisite as err:
         return f"{err} (Kafka, ZooKeeper, Elasticsearch and Flink run on it)"
+    if not (home / "bin" / "javac").exists():
+        return (
+            f"{home} is a JRE, not a JDK (no bin/javac; the alerts job's Java functions are "
+            f"compiled by apps/alerts/java/build.sh): apt-get install "
+            f"openjdk-{versions.JAVA_VERSION}-jdk-headless, or set JAVA_HOME to a JDK"
+        )
     return None
 
 
