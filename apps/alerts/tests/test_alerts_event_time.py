@@ -194,3 +194,33 @@ def test_a_reading_from_a_clock_ahead_cannot_move_event_time(flink: Flink, kafka
             ("s-far", "field 'ts' is out of range")]
     finally:
         flink.cancel(job_id)
+
+
+def test_a_rate_alert_does_not_wait_for_the_watermark(flink: Flink, kafka: Kafka) -> None:
+    """The rate's spread is computed as each applied reading arrives (the Java aggregate
+    RATE_SPREAD), like the threshold rules: with 10 minutes of out-of-orderness the
+    watermark stays 10 minutes behind, and the alert is on the topic anyway. (The
+    event-time RANGE window before it emitted a reading only once the watermark reached
+    its ts.)"""
+    ooo = 600_000
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **{
+        **SETTINGS, "WATERMARK_OUT_OF_ORDERNESS_MS": str(ooo), "RATE_OF_CHANGE_C_PER_MIN": "10"})
+    prepare(settings, partitions=1)
+    produce(kafka.bootstrap, settings["READINGS_TOPIC"], [
+        (b"s-rate", reading("s-rate", T0, 20.0, 0)),
+        (b"s-rate", reading("s-rate", T0 + 1_000, 30.5, 1)),  # spread 10.50 > 10: opens
+    ])
+    job_id = start_job(flink, settings)
+    try:
+        alerts = wait_until(lambda: consume_all(kafka.bootstrap, settings["ALERTS_TOPIC"], 1000),
+                            60, "the rate alert")
+        assert [v for _, v in alerts] == [{
+            "alert_id": f"s-rate:rate_of_change:{T0 + 1_000}", "sensor_id": "s-rate",
+            "site": "plant-a", "rule": "rate_of_change", "severity": "warning",
+            "status": "open", "value": 10.5, "threshold": 10.0, "started_at": T0 + 1_000,
+            "resolved_at": None, "updated_at": T0 + 1_000,
+            "message": "temperature changed 10.50 °C within a minute (limit 10 °C)"}]
+        marks = input_watermarks(flink, job_id)
+        assert max(marks.values()) <= T0 + 1_000 - ooo, marks  # still 10 minutes behind
+    finally:
+        flink.cancel(job_id)
