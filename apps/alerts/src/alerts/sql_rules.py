@@ -16,7 +16,7 @@ the same as :func:`alerts.rules.hundredths`), against the parameters as DECIMAL 
 written exactly as configured (:func:`alerts.config.decimal`). The spread is ``DECIMAL``
 arithmetic too, so ``20.1 - 10.1`` is ``10.00``.
 
-Rules, one query each (``high``/``low`` etc. are the sensor's parameters, see below):
+Rules (``high``/``low`` etc. are the sensor's parameters, see below):
 
 * ``high_temperature``: a reading is *decisive* if ``value > high`` (above) or
   ``value < high - hysteresis`` (back); readings in ``[high - hysteresis, high]`` decide
