@@ -78,6 +78,7 @@ from elasticsearch import ApiError, Elasticsearch, helpers  # noqa: E402
 from harness import flink as flink_mod  # noqa: E402
 from harness.procs import free_port, status_mib  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
+from pipeline_probes import over_aggregate_reads  # noqa: E402
 
 HIGH = 80.0
 RULES_STAGES = 5  # alerts.sql_rules: 5 OVER windows in arrival order (the rate's among them)
@@ -200,10 +201,7 @@ def rules_input(flink_get: Any, job_id: str) -> tuple[int, list[str]]:
     the job's first ``RULES_STAGES`` OverAggregate vertices (named ``OverAggregate[<id>]
     -> ...``, in plan order; in the bench every reading is applied, so each sees all);
     and those vertices' names."""
-    stages = sorted(
-        (int(v["name"].split("[", 1)[1].split("]", 1)[0]), int(v["metrics"]["read-records"]))
-        for v in flink_get(f"/jobs/{job_id}")["vertices"]
-        if v["name"].startswith("OverAggregate["))[:RULES_STAGES]
+    stages = over_aggregate_reads(flink_get(f"/jobs/{job_id}"))[:RULES_STAGES]
     return (min((n for _, n in stages), default=0),
             [f"OverAggregate[{i}]" for i, _ in stages])
 

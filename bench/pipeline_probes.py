@@ -45,6 +45,14 @@ class EndOffsets:
         self._consumer.close()
 
 
+def over_aggregate_reads(job: dict[str, Any]) -> list[tuple[int, int]]:
+    """``(id, read-records)`` of a job's ``OverAggregate[<id>] -> ...`` vertices (``job``: the
+    REST API's ``/jobs/<id>``), in plan order: alerts.sql_rules' per-reading stages first."""
+    return sorted(
+        (int(v["name"].split("[", 1)[1].split("]", 1)[0]), int(v["metrics"]["read-records"]))
+        for v in job["vertices"] if v["name"].startswith("OverAggregate["))
+
+
 class JobLag:
     """The alerts job's backlog, from Flink's REST metrics.
 
@@ -116,10 +124,7 @@ class JobLag:
         lowest-numbered ``OverAggregate[<id>]`` vertex (alerts.sql_rules' ``rules_seen``,
         every on-time valid reading). It looked for a Python rules task, gone since the
         rules moved to SQL, and so read 0."""
-        stages = sorted(
-            (int(v["name"].split("[", 1)[1].split("]", 1)[0]), int(v["metrics"]["read-records"]))
-            for v in http_json(f"{self.rest_url}/jobs/{self.job_id}")["vertices"]
-            if v["name"].startswith("OverAggregate["))
+        stages = over_aggregate_reads(http_json(f"{self.rest_url}/jobs/{self.job_id}"))
         return stages[0][1] if stages else 0
 
     def restarts(self) -> int:

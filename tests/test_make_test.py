@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from harness import prerequisites
+from harness import artifacts, prerequisites
 from iotstack import versions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,8 +210,7 @@ def test_a_jre_without_javac_is_one_line(tmp_path: Path) -> None:
     # The alerts job's Java functions are compiled in the tests: a JRE is not enough.
     jre = tmp_path / "jre"
     (jre / "bin").mkdir(parents=True)
-    (jre / "bin" / "java").symlink_to(Path(os.environ.get("JAVA_HOME") or
-                                           "/usr/lib/jvm/java-17-openjdk-amd64") / "bin" / "java")
+    (jre / "bin" / "java").symlink_to(artifacts.java())
     done = _check(_tools(tmp_path), JAVA_HOME=str(jre))
     assert done.returncode == 1
     line, summary = done.stderr.splitlines()

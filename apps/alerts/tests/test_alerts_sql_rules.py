@@ -180,7 +180,7 @@ def test_rate_window_boundaries_and_ts_zero() -> None:
     got = run_sql(readings)
     assert got == want
     rate = {k: [(e["status"], e["started_at"], e["resolved_at"], e["value"]) for e in v]
-            for k, v in want.items() if e_rule(k) == r.RATE}
+            for k, v in want.items() if v[0]["rule"] == r.RATE}
     assert rate == {
         "z-1:rate_of_change:60000": [("open", 60_000, None, 10.01),
                                      ("resolved", 60_000, 60_001, 10.01)],
@@ -188,7 +188,3 @@ def test_rate_window_boundaries_and_ts_zero() -> None:
                                              ("resolved", T0 + 60_001, T0 + 90_001, 10.01)],
         f"z-3:rate_of_change:{T0 + 60_000}": [("open", T0 + 60_000, None, 10.01)],
     }
-
-
-def e_rule(alert_id: str) -> str:
-    return alert_id.split(":")[1]
