@@ -86,13 +86,15 @@ def test_the_job_refuses_to_start_without_its_java_functions(
             f"{missing}") in err
 
 
-def test_the_built_jar_holds_the_rate_function() -> None:
+def test_the_built_jar_holds_the_rate_and_validation_functions() -> None:
     from alerts.sql_rules import RATE_SPREAD_CLASS
+    from alerts.validation import CHECK_READING_CLASS, EVENT_TIME_CLASS
     from alerts_helpers import functions_jar
 
     with zipfile.ZipFile(functions_jar()) as jar:
         names = set(jar.namelist())
-    assert RATE_SPREAD_CLASS.replace(".", "/") + ".class" in names
+    for java_class in (RATE_SPREAD_CLASS, CHECK_READING_CLASS, EVENT_TIME_CLASS):
+        assert java_class.replace(".", "/") + ".class" in names
 
 
 def test_a_locally_built_jar_is_not_part_of_the_image_context() -> None:

@@ -1,13 +1,16 @@
-"""The validation SQL (alerts.validation) evaluated by Flink's own SQL engine, in batch mode.
+"""The validation functions (alerts.validation: the Java CHECK_READING and READING_EVENT_TIME)
+evaluated by Flink's own SQL engine, in batch mode.
 
 A local Flink (the apache-flink wheel's, in this process's JVM) runs each expression over a
-VALUES list of payloads, so the tests see exactly what the job computes.
+VALUES list or a collection of payloads, with the job's functions jar, so the tests see
+exactly what the job computes.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
 
 import scenario
 from alerts import validation
+from alerts_helpers import functions_jar
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "contracts.md"
 
@@ -28,7 +32,10 @@ FUTURE = T0 + 10 * 86_400_000
 
 @pytest.fixture(scope="module")
 def t_env() -> Iterator[TableEnvironment]:
-    yield TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    env = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+    env.get_config().set("pipeline.jars", functions_jar().as_uri())
+    validation.register_functions(env)
+    yield env
 
 
 def evaluate(t_env: TableEnvironment, expression: str, payloads: Sequence[str | None]) -> list[Any]:
@@ -84,8 +91,40 @@ REASON_PAYLOADS = [msg(), msg(seq=...), msg(ts="soon"), msg(seq=-1), "[1]", msg(
                    msg(schema_version=10**30, ts=-1)]
 
 
+def checked(
+    t_env: TableEnvironment,
+    payloads: Sequence[str | None],
+    record_times: Sequence[int] | None = None,
+    max_ahead_ms: int = 0,
+) -> list[tuple[Any, ...]]:
+    """CHECK_READING's fields (validation.CHECKED_FIELDS) per payload, in order; with
+    ``record_times`` (epoch ms, one per payload) as the Kafka records' timestamps."""
+    times = record_times if record_times is not None else [None] * len(payloads)
+    # From a collection, not VALUES: rows with CHR(n) are not literals, and VALUES of such
+    # rows becomes one source per row (the local cluster runs out of network buffers).
+    view = f"payloads_{uuid.uuid4().hex[:8]}"
+    t_env.create_temporary_view(view, t_env.from_elements(
+        [(i, p, rec) for i, (p, rec) in enumerate(zip(payloads, times, strict=True))],
+        DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()),
+                       DataTypes.FIELD("payload", DataTypes.STRING()),
+                       DataTypes.FIELD("rec", DataTypes.BIGINT())])))
+    record_time = "TO_TIMESTAMP_LTZ(rec, 3)" if record_times is not None else None
+    call = validation.check_reading_sql("payload", record_time, max_ahead_ms)
+    fields = ", ".join(f"c.{name}" for name in validation.CHECKED_FIELDS)
+    result = t_env.execute_sql(
+        f"SELECT i, {fields} FROM (SELECT i, {call} AS c FROM {view}) ORDER BY i")
+    with result.collect() as rows_out:
+        got = [tuple(row) for row in rows_out]
+    assert [row[0] for row in got] == list(range(len(payloads)))
+    return [row[1:] for row in got]
+
+
+def reasons(t_env: TableEnvironment, payloads: Sequence[str | None]) -> list[str | None]:
+    return [row[0] for row in checked(t_env, payloads)]
+
+
 def test_reasons_name_the_first_problem(t_env: TableEnvironment) -> None:
-    assert evaluate(t_env, INLINED_REASON, REASON_PAYLOADS) == [
+    assert reasons(t_env, REASON_PAYLOADS) == [
         None,
         "missing field 'seq'",
         "field 'ts' has the wrong type",
@@ -96,17 +135,12 @@ def test_reasons_name_the_first_problem(t_env: TableEnvironment) -> None:
     ]
 
 
-# The job reads each field once into q_<name> columns; inlined here, the same checks.
-INLINED_REASON = validation.reason_sql(
-    ref=lambda name: validation.wrapped_field_sql("payload", name)
-)
-
 
 def test_the_edge_cases_get_the_scenario_reasons(t_env: TableEnvironment) -> None:
     """The wired test's edge cases (scenario.EDGE_CASES) in the local engine: a fast check
     of the same SQL; test_alerts_job.py proves them on the real job."""
     payloads = [payload for _, payload, _ in scenario.EDGE_CASES]
-    got = evaluate(t_env, INLINED_REASON, payloads)
+    got = reasons(t_env, payloads)
     wrong = {name: (reason, want) for (name, _, want), reason in zip(scenario.EDGE_CASES, got,
                                                                       strict=True)
              if reason != want}
@@ -118,20 +152,10 @@ TEMPERATURE_TEXTS = ["-273.15", "10000", "1E+4", "-0", "1e-400", "-273.150000000
 
 def test_an_accepted_temperature_is_the_nearest_double(t_env: TableEnvironment) -> None:
     payloads = [scenario.edge_text("e-x", text) for text in TEMPERATURE_TEXTS]
-    assert evaluate(t_env, INLINED_REASON, payloads) == [None] * len(TEMPERATURE_TEXTS)
-    expression = ("TRY_CAST(SUBSTRING(q FROM 2 FOR CHAR_LENGTH(q) - 2) AS DOUBLE) FROM (SELECT "
-                  f"{validation.wrapped_field_sql('payload', 'temperature_c')} AS q")
-    got = evaluate_from(t_env, expression, payloads)
-    assert got == [-273.15, 10000.0, 10000.0, 0.0, 0.0, -273.15]
-
-
-def evaluate_from(t_env: TableEnvironment, select_from: str, payloads: Sequence[str]) -> list[Any]:
-    """Like :func:`evaluate`, for ``<expression> FROM (SELECT <items>`` over the payloads."""
-    rows = ", ".join(f"({i}, {repr_sql(p)})" for i, p in enumerate(payloads))
-    result = t_env.execute_sql(
-        f"SELECT i, {select_from}, i FROM (VALUES {rows}) AS t(i, payload)) ORDER BY i")
-    with result.collect() as rows_out:
-        return [row[1] for row in rows_out]
+    got = checked(t_env, payloads)
+    assert [row[0] for row in got] == [None] * len(TEMPERATURE_TEXTS)
+    temperature = validation.CHECKED_FIELDS.index("temperature_c")
+    assert [row[temperature] for row in got] == [-273.15, 10000.0, 10000.0, 0.0, 0.0, -273.15]
 
 
 # --- A ts ahead of the Kafka record's timestamp (MAX_TS_AHEAD_MS).
@@ -143,17 +167,9 @@ OUT_OF_RANGE = "field 'ts' is out of range"
 def reasons_with_record_time(
     t_env: TableEnvironment, cases: Sequence[tuple[str, int]], max_ahead_ms: int
 ) -> list[Any]:
-    """reason_sql with a record timestamp, over (payload, record time ms) pairs, in order."""
-    rows = ", ".join(f"({i}, {repr_sql(p)}, {rec})" for i, (p, rec) in enumerate(cases))
-    reason = validation.reason_sql(record_time="record_time", max_ts_ahead_ms=max_ahead_ms)
-    result = t_env.execute_sql(f"""
-        SELECT i, {reason} FROM (
-          SELECT *, {validation.wrapped_fields_sql()} FROM (
-            SELECT i, payload, TO_TIMESTAMP_LTZ(rec, 3) AS record_time
-            FROM (VALUES {rows}) AS t(i, payload, rec)))
-        ORDER BY i""")
-    with result.collect() as rows_out:
-        return [row[1] for row in rows_out]
+    """CHECK_READING's reason with a record timestamp, over (payload, record time ms) pairs."""
+    got = checked(t_env, [p for p, _ in cases], [rec for _, rec in cases], max_ahead_ms)
+    return [row[0] for row in got]
 
 
 def test_a_ts_more_than_max_ahead_of_its_record_is_out_of_range(t_env: TableEnvironment) -> None:
@@ -183,11 +199,11 @@ def test_a_ts_more_than_max_ahead_of_its_record_is_out_of_range(t_env: TableEnvi
             (msg(ts=rec - 1), rec, None)]
     got = reasons_with_record_time(t_env, [(p, r) for p, r, _ in zero], 0)
     assert got == [want for _, _, want in zero]
-    # Without a record time (reason_sql's default) only ts's own range applies.
-    assert evaluate(t_env, INLINED_REASON, [msg(ts=FUTURE)]) == [None]
+    # Without a record time (a NULL one) only ts's own range applies.
+    assert reasons(t_env, [msg(ts=FUTURE)]) == [None]
 
 
-# --- The source's event-time column (validation.event_time_ms_sql) against the reasons.
+# --- The source's event-time column (READING_EVENT_TIME) against the reasons.
 
 
 def raw_reading(**texts: str | None) -> str:
@@ -230,7 +246,7 @@ def event_time_payloads() -> list[str | None]:
     mutations: list[str | None] = []
     for ts in (T0, FUTURE):
         valid = {"ts": str(ts)}
-        for name, _ in validation.FIELDS:
+        for name in validation.FIELDS:
             for text in [None, "null", *wrong_types, *per_field[name]]:
                 mutations.append(raw_reading(**{**valid, name: text}))
             good = raw_reading(**valid)
@@ -251,38 +267,84 @@ def event_time_payloads() -> list[str | None]:
 def test_the_event_time_is_exactly_the_ts_of_a_reading_without_reason(
     t_env: TableEnvironment,
 ) -> None:
-    """event_time_ms_sql (one JSON_QUERY per field) is the typed ts the pipeline reads when
-    reason_sql is NULL and 0 otherwise, on every payload (the pipeline's own query shape)."""
+    """READING_EVENT_TIME is the typed ts of CHECK_READING when its reason is NULL and 0
+    otherwise, on every payload; a valid reading has all its fields, a refused one none."""
     payloads = event_time_payloads()
     assert len(payloads) > 500
-    # From a collection, not VALUES: rows with CHR(n) are not literals, and VALUES of such
-    # rows becomes one source per row (the local cluster runs out of network buffers).
-    t_env.create_temporary_view("event_time_payloads", t_env.from_elements(
-        list(enumerate(payloads)),
-        DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()),
-                       DataTypes.FIELD("payload", DataTypes.STRING())])))
-    result = t_env.execute_sql(f"""
-        SELECT i, reason, ts, event_time FROM (
-          SELECT i, {validation.reason_sql()} AS reason, {validation.typed_fields_sql()},
-            {validation.event_time_ms_sql()} AS event_time
-          FROM (SELECT *, {validation.wrapped_fields_sql()} FROM event_time_payloads))
-        ORDER BY i""")
-    with result.collect() as rows_out:
-        got = [tuple(row) for row in rows_out]
-    assert [row[0] for row in got] == list(range(len(payloads)))
-    wrong = {i: (payloads[i], reason, ts, event_time) for i, reason, ts, event_time in got
-             if event_time != (ts if reason is None else 0)}
+    got = checked(t_env, payloads)
+    event_times = evaluate_collection(t_env, validation.event_time_ms_sql(), payloads)
+    ts_at = validation.CHECKED_FIELDS.index("ts")
+    wrong = {i: (payloads[i], row, event_time)
+             for i, (row, event_time) in enumerate(zip(got, event_times, strict=True))
+             if event_time != (row[ts_at] if row[0] is None else 0)
+             or any((value is None) != (row[0] is not None) for value in row[1:])}
     assert wrong == {}
     # The payloads reach every reason, every field's type and range check, and both ends of
     # each range from both sides, so a check left out or off by one would show above.
-    reasons = {reason for _, reason, _, _ in got}
-    for name, _ in validation.FIELDS:
-        assert f"missing field '{name}'" in reasons
-        assert f"field '{name}' has the wrong type" in reasons
-        assert name == "schema_version" or f"field '{name}' is out of range" in reasons
-    valid_ts = {ts for _, reason, ts, _ in got if reason is None}
+    produced = {row[0] for row in got}
+    for name in validation.FIELDS:
+        assert f"missing field '{name}'" in produced
+        assert f"field '{name}' has the wrong type" in produced
+        assert name == "schema_version" or f"field '{name}' is out of range" in produced
+    valid_ts = {row[ts_at] for row in got if row[0] is None}
     assert {0, validation.MAX_TS, T0, FUTURE} <= valid_ts
-    assert sum(reason is None for _, reason, _, _ in got) > 100
+    assert sum(row[0] is None for row in got) > 100
+    assert len(set(payloads)) > 500
+
+
+def evaluate_collection(
+    t_env: TableEnvironment, expression: str, payloads: Sequence[str | None]
+) -> list[Any]:
+    """Like :func:`evaluate`, over a collection (any characters, hundreds of rows)."""
+    view = f"payloads_{uuid.uuid4().hex[:8]}"
+    t_env.create_temporary_view(view, t_env.from_elements(
+        list(enumerate(payloads)),
+        DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()),
+                       DataTypes.FIELD("payload", DataTypes.STRING())])))
+    result = t_env.execute_sql(f"SELECT i, {expression} FROM {view} ORDER BY i")
+    with result.collect() as rows_out:
+        return [row[1] for row in rows_out]
+
+
+# Each range's ends from both sides, built from alerts.validation's constants (the Java
+# functions have their own copy: this is where the two must agree).
+RANGE_ENDS = [
+    (msg(ts=validation.MAX_TS), None),
+    (msg(ts=validation.MAX_TS + 1), "field 'ts' is out of range"),
+    (msg(ts=0), None),
+    (msg(ts=-1), "field 'ts' is out of range"),
+    (msg(temperature_c=validation.MIN_TEMPERATURE_C), None),
+    (msg(temperature_c=-273.16), "field 'temperature_c' is out of range"),
+    (msg(temperature_c=validation.MAX_TEMPERATURE_C), None),
+    (msg(temperature_c=10000.000000000002), "field 'temperature_c' is out of range"),
+    (msg(sensor_id="x" * validation.MAX_ID_CHARS), None),
+    (msg(sensor_id="x" * (validation.MAX_ID_CHARS + 1)), "field 'sensor_id' is out of range"),
+    (msg(site="\U0001F600" * validation.MAX_ID_CHARS), None),  # code points, not UTF-16
+    (msg(site=""), "field 'site' is out of range"),
+    (msg(seq=2**63 - 1), None),
+    (msg(seq=2**63), "field 'seq' is out of range"),
+    (msg(seq=0), None),
+    (msg(schema_version=validation.SCHEMA_VERSION + 1),
+     f"unknown schema_version {validation.SCHEMA_VERSION + 1}"),
+]
+
+
+def test_each_range_ends_where_the_contract_says(t_env: TableEnvironment) -> None:
+    assert reasons(t_env, [p for p, _ in RANGE_ENDS]) == [want for _, want in RANGE_ENDS]
+
+
+def test_an_integer_written_with_an_exponent_or_fraction_has_the_wrong_type(
+    t_env: TableEnvironment,
+) -> None:
+    """docs/contracts.md: an integer field is written without a fraction or exponent. The
+    SQL built-ins the functions replaced took ``1e0`` (and ``<ts>e0``) as the integer."""
+    cases: list[tuple[str, str | None]] = []
+    for name in ("schema_version", "ts", "seq"):
+        value = {"schema_version": "1", "ts": str(T0), "seq": "3"}[name]
+        for text in (value + "e0", value + "E0", value + ".0", value + "0e-1"):
+            cases.append((raw_reading(**{name: text}), f"field '{name}' has the wrong type"))
+    cases.append((raw_reading(temperature_c="2050e-2"), None))  # a number: any form
+    assert reasons(t_env, [p for p, _ in cases]) == [want for _, want in cases]
 
 
 def test_a_payload_is_cut_to_the_documented_maximum(t_env: TableEnvironment) -> None:
@@ -308,7 +370,7 @@ def documented_reasons() -> list[str]:
 
 
 def template_regex(template: str) -> str:
-    names = "|".join(re.escape(name) for name, _ in validation.FIELDS)
+    names = "|".join(re.escape(name) for name in validation.FIELDS)
     return re.escape(template).replace(re.escape("<field>"), f"({names})").replace(
         re.escape("<value>"), "-?[0-9]{1,20}")
 
@@ -317,15 +379,12 @@ def test_the_documented_reasons_are_exactly_the_ones_validation_produces(
     t_env: TableEnvironment,
 ) -> None:
     assert documented_reasons() == list(validation.REASONS)
-    # Every CASE branch's reason is one of the templates (a CONCAT's tail is the <value>)...
-    sql = validation.reason_sql()
-    literals = [lit.replace("''", "'") for lit in re.findall(r"THEN '((?:[^']|'')*)'", sql)]
-    literals += [lit + "0" for lit in re.findall(r"THEN CONCAT\('([^']*)'", sql)]
+    # Every reason the function gives, over the scenario and a few hundred mutations, is one
+    # of the templates, and each template is given (so none is dead).
     patterns = [template_regex(t) for t in validation.REASONS]
-    assert [lit for lit in literals if not any(re.fullmatch(p, lit) for p in patterns)] == []
-    assert len(literals) == 3 + 2 * len(validation.FIELDS) + 1 + len(validation.FIELDS) - 1
-    # ... and each template is produced by some scenario case (so none is dead).
-    produced = [r for _, _, r in scenario.EDGE_CASES if r] + [r for *_, r in scenario.MALFORMED]
+    produced = {r for r in reasons(t_env, event_time_payloads()) if r is not None}
+    produced |= {r for _, _, r in scenario.EDGE_CASES if r}
+    produced |= {r for *_, r in scenario.MALFORMED}
+    assert sorted(r for r in produced if not any(re.fullmatch(p, r) for p in patterns)) == []
     for template, pattern in zip(validation.REASONS, patterns, strict=True):
         assert any(re.fullmatch(pattern, r) for r in produced), template
-    assert all(any(re.fullmatch(p, r) for p in patterns) for r in produced)

@@ -88,8 +88,9 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
     to move the watermark there, and every later reading of every sensor went to the late
     topic; such a reading is now also dead-lettered (``MAX_TS_AHEAD_MS``, validation).
     """
-    from alerts.validation import event_time_ms_sql
+    from alerts.validation import event_time_ms_sql, register_functions
 
+    register_functions(t_env)  # READING_EVENT_TIME, the event-time column
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE kafka_readings (
           msg_key BYTES,

@@ -6,7 +6,8 @@ attribute ``rowtime`` (with a watermark) and a processing-time attribute ``proct
 job feeds it from Kafka (:mod:`alerts.job`); a test can feed it from an in-memory collection.
 Everything except the per-sensor rules is Flink SQL:
 
-* validation -> ``dead_letters`` (reason + original payload, cut to a documented size);
+* validation (:mod:`alerts.validation`: the Java ``CHECK_READING``, one parse per message)
+  -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
   silently: they go to their own topic, and the sink's record count is the late count);
 * one-minute aggregates: de-duplicated by (sensor_id, seq, ts), the first copy to arrive
@@ -81,26 +82,22 @@ def define_pipeline(
 ) -> Outputs:
     """Build the alerts, aggregates, dead letters and late readings from raw ``readings``."""
     t_env.create_temporary_view("raw_readings", readings)
-    # Each field's JSON read once per message (the q_<field> columns), behind a DataStream
-    # boundary of its own: in one query the planner copied each q_<field> into every
-    # expression using it, 44 payload parses per valid reading instead of 8.
-    t_env.create_temporary_view("wrapped", validated_once(t_env, t_env.sql_query(f"""
-        SELECT msg_key, payload, record_time, rowtime, {validation.wrapped_fields_sql()}
-        FROM raw_readings"""), name="wrapped"))
+    validation.register_functions(t_env)
+    # Each message parsed and checked once (CHECK_READING, a ROW), behind a DataStream
+    # boundary: in one query the planner copies the call into every use of its fields.
     t_env.create_temporary_view("checked", validated_once(t_env, t_env.sql_query(f"""
         SELECT msg_key, payload, rowtime,
-          {validation.reason_sql(record_time="record_time", max_ts_ahead_ms=max_ts_ahead_ms)}
-            AS reason,
-          {validation.typed_fields_sql()}
-        FROM wrapped""")))
+          {validation.check_reading_sql("payload", "record_time", max_ts_ahead_ms)} AS c
+        FROM raw_readings""")))
     dead_letters = t_env.sql_query(f"""
-        SELECT msg_key, reason, {validation.payload_columns_sql()},
+        SELECT msg_key, c.reason AS reason, {validation.payload_columns_sql()},
           '{source_topic}' AS source_topic,
           CAST(UNIX_TIMESTAMP() AS BIGINT) * 1000 AS failed_at
-        FROM checked WHERE reason IS NOT NULL""")
+        FROM checked WHERE c.reason IS NOT NULL""")
     t_env.create_temporary_view("valid", t_env.sql_query("""
-        SELECT msg_key, payload, sensor_id, site, ts, temperature_c, seq, rowtime, proctime
-        FROM checked WHERE reason IS NULL"""))
+        SELECT msg_key, payload, c.sensor_id AS sensor_id, c.site AS site, c.ts AS ts,
+          c.temperature_c AS temperature_c, c.seq AS seq, rowtime, proctime
+        FROM checked WHERE c.reason IS NULL"""))
     behind = f"rowtime < CURRENT_WATERMARK(rowtime) - {interval_sql(allowed_lateness_ms)}"
     late = t_env.sql_query(f"""
         SELECT msg_key, sensor_id, site, ts, temperature_c, seq,
