@@ -10,16 +10,17 @@ import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadCon
  * One reading's message parsed once (Jackson's streaming parser, shaded in flink-dist) and
  * checked against docs/contracts.md ("Reading", "Dead-letter reasons").
  *
- * <p>The checks and their order are those of {@code alerts.validation.reason_sql}, the
- * executable specification in SQL; a test compares the two on hundreds of payloads. One JSON
- * text (RFC 8259): the parser reads the first value, then must find the end of the input
- * (only whitespace after it). A field is the last copy of its key at the top level; a JSON
- * {@code null} is a missing field.
+ * <p>The checks and their order are docs/contracts.md's and {@code alerts.validation}'s
+ * (its docstring says them field by field); apps/alerts/tests/test_alerts_validation.py
+ * checks each reason and each range's ends, built from {@code alerts.validation}'s constants,
+ * which the limits below copy. One JSON text (RFC 8259): the parser reads the first value,
+ * then must find the end of the input (only whitespace after it). A field is the last copy
+ * of its key at the top level; a JSON {@code null} is a missing field.
  */
 final class Reading {
 
     static final int SCHEMA_VERSION = 1;
-    static final long MAX_TS = 253_402_300_799_999L; // alerts.validation.MAX_TS
+    static final long MAX_TS = 253_402_300_799_999L; // 9999-12-31T23:59:59.999Z
     static final double MIN_TEMPERATURE_C = -273.15;
     static final double MAX_TEMPERATURE_C = 10_000.0;
     static final int MAX_ID_CHARS = 100;
