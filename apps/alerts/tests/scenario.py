@@ -242,7 +242,7 @@ EDGE_CASES: list[tuple[str, str, str | None]] = [
     ("underflows-double", edge_text("e-underflows-double", "1e-400"), None),
     ("duplicate-key", edge_text("e-duplicate-key", "99", extra=',"temperature_c":21.25'),
      None),
-    # The parser's limits (Jackson's defaults): a number of at most 1000 characters, at
+    # The parser's limits (Jackson's defaults): a number of at most 1000 digits, at
     # most 999 levels of nesting, the message's own object being the first.
     ("number-1000-chars", edge_text("e-x", "1" + "0" * 999), OUT_OF_RANGE),
     ("number-1001-chars", edge_text("e-x", "1" + "0" * 1000), NOT_JSON),

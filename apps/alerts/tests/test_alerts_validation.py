@@ -388,3 +388,25 @@ def test_the_documented_reasons_are_exactly_the_ones_validation_produces(
     assert sorted(r for r in produced if not any(re.fullmatch(p, r) for p in patterns)) == []
     for template, pattern in zip(validation.REASONS, patterns, strict=True):
         assert any(re.fullmatch(pattern, r) for r in produced), template
+
+
+def test_the_parsers_number_limit_applies_to_fields_outside_the_contract_too(
+    t_env: TableEnvironment,
+) -> None:
+    """docs/contracts.md: a number of more than 1000 digits (signs, point, ``e`` and the
+    ``0`` of ``0.`` not counted) is not JSON, wherever it is (CHECK_READING skips other
+    fields, but the parser still reads them)."""
+    good = msg()
+    cases = [
+        (good[:-1] + ', "extra": 1' + "0" * 999 + "}", None),
+        (good[:-1] + ', "extra": 1' + "0" * 1000 + "}", "not JSON"),
+        (good[:-1] + ', "extra": -1' + "0" * 999 + "}", None),  # the sign is not a digit
+        (good[:-1] + ', "extra": [1.' + "5" * 999 + "]}", None),  # nor the point
+        (good[:-1] + ', "extra": [1.' + "5" * 1000 + "]}", "not JSON"),
+        (good[:-1] + ', "extra": [0.' + "5" * 1000 + "]}", None),  # nor 0 before the point
+        (good[:-1] + ', "extra": [0.' + "5" * 1001 + "]}", "not JSON"),
+        (good[:-1] + ', "extra": 1' + "0" * 997 + "e+10}", None),  # nor e and its sign
+        (good[:-1] + ', "extra": 1' + "0" * 997 + "e+100}", "not JSON"),
+        (good[:-1] + ', "extra": {"v": -1' + "0" * 1000 + "}}", "not JSON"),
+    ]
+    assert reasons(t_env, [p for p, _ in cases]) == [want for _, want in cases]

@@ -12,8 +12,9 @@ a valid reading, else 0. No message costs a Python round trip.
 * **One JSON text** (RFC 8259): the parser reads one value, then must reach the end of the
   text with only whitespace (space, tab, LF, CR) after it. Jackson (strict by default)
   rejects NaN/Infinity, comments, single quotes, leading zeros, a leading ``+``, control
-  characters outside strings and a byte order mark. Its limits: numbers of at most 1000
-  characters, nesting of at most 999 levels (the message's object the first).
+  characters outside strings and a byte order mark. Its limits: numbers of at most 1000 digits
+  in any field (docs/contracts.md says which count), nesting of at most 999 levels (the
+  message's object the first).
 * **An object**: the one value is an object, else ``not a JSON object``.
 * **Fields**: top-level keys only, the last copy of a key counts, a JSON ``null`` is a
   missing field. An integer field (``schema_version``, ``ts``, ``seq``) must be a JSON

@@ -37,7 +37,7 @@ final class Reading {
     private static final int SEQ = 5;
 
     /**
-     * Jackson's defaults (numbers of at most 1000 characters, ...) but nesting of at most
+     * Jackson's defaults (numbers of at most 1000 digits, ...) but nesting of at most
      * 999 levels, the message's own object the first: docs/contracts.md's limits.
      */
     static final int MAX_NESTING = 999;
