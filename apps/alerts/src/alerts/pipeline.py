@@ -47,12 +47,12 @@ class Outputs:
 def validated_once(t_env: StreamTableEnvironment, checked: Table, name: str = "checked") -> Table:
     """``checked`` computed once per message, as a table with the same event time.
 
-    Every output reads the validated readings. Left as one SQL view, the planner inlines each
-    ``JSON_QUERY`` into every expression and every branch that uses it (dozens of JSON
-    parses per message), and each Table -> DataStream conversion plans its own Kafka source.
-    A DataStream boundary stops both: the source, the JSON reads and the checks run once per
-    message. ``rowtime`` comes back as the event-time attribute (the records' timestamps)
-    with the source's own watermarks (``SOURCE_WATERMARK()``), so lateness is unchanged.
+    Every output reads the validated readings. Left as one SQL view, the planner inlines the
+    ``CHECK_READING`` call into every use of one of its fields, in every branch (a parse of
+    the message each), and each Table -> DataStream conversion plans its own Kafka source.
+    A DataStream boundary stops both: the source and the check run once per message.
+    ``rowtime`` comes back as the event-time attribute (the records' timestamps) with the
+    source's own watermarks (``SOURCE_WATERMARK()``), so lateness is unchanged.
     """
     once = t_env.from_data_stream(
         t_env.to_data_stream(checked),
