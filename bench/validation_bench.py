@@ -8,7 +8,7 @@ each variant counts the rows it finds valid, so every check runs on every row. V
 
 * ``generate only``: making the payloads (no validation).
 * ``event time``: the source's event-time column, ``READING_EVENT_TIME`` (one parse).
-* ``check``: ``CHECK_READING`` (one parse), its reason and every typed field read.
+* ``check``: ``CHECK_READING`` (one parse), its reason read (see :func:`variants`).
 * ``source work``: what the job's source vertex computes per message: the event-time column
   twice (Flink pushes the watermark into the Kafka scan, which evaluates ``rowtime`` per
   record, and the Calc after it computes the column again), then ``CHECK_READING``.

@@ -96,9 +96,11 @@ def checked(
     payloads: Sequence[str | None],
     record_times: Sequence[int] | None = None,
     max_ahead_ms: int = 0,
+    also: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
-    """CHECK_READING's fields (validation.CHECKED_FIELDS) per payload, in order; with
-    ``record_times`` (epoch ms, one per payload) as the Kafka records' timestamps."""
+    """CHECK_READING's fields (validation.CHECKED_FIELDS) per payload, in order, then the
+    value of each expression of ``also`` over ``payload``; with ``record_times`` (epoch ms,
+    one per payload) as the Kafka records' timestamps."""
     times = record_times if record_times is not None else [None] * len(payloads)
     # From a collection, not VALUES: rows with CHR(n) are not literals, and VALUES of such
     # rows becomes one source per row (the local cluster runs out of network buffers).
@@ -110,9 +112,11 @@ def checked(
                        DataTypes.FIELD("rec", DataTypes.BIGINT())])))
     record_time = "TO_TIMESTAMP_LTZ(rec, 3)" if record_times is not None else None
     call = validation.check_reading_sql("payload", record_time, max_ahead_ms)
-    fields = ", ".join(f"c.{name}" for name in validation.CHECKED_FIELDS)
+    fields = ", ".join([*(f"c.{name}" for name in validation.CHECKED_FIELDS),
+                        *(f"a{k}" for k in range(len(also)))])
+    extra = "".join(f", {expression} AS a{k}" for k, expression in enumerate(also))
     result = t_env.execute_sql(
-        f"SELECT i, {fields} FROM (SELECT i, {call} AS c FROM {view}) ORDER BY i")
+        f"SELECT i, {fields} FROM (SELECT i, {call} AS c{extra} FROM {view}) ORDER BY i")
     with result.collect() as rows_out:
         got = [tuple(row) for row in rows_out]
     assert [row[0] for row in got] == list(range(len(payloads)))
@@ -133,7 +137,6 @@ def test_reasons_name_the_first_problem(t_env: TableEnvironment) -> None:
         "missing field 'seq'",  # fields' presence and types before any range
         "unknown schema_version 10000000000000000000",  # cut to 20 characters
     ]
-
 
 
 def test_the_edge_cases_get_the_scenario_reasons(t_env: TableEnvironment) -> None:
@@ -271,11 +274,11 @@ def test_the_event_time_is_exactly_the_ts_of_a_reading_without_reason(
     otherwise, on every payload; a valid reading has all its fields, a refused one none."""
     payloads = event_time_payloads()
     assert len(payloads) > 500
-    got = checked(t_env, payloads)
-    event_times = evaluate_collection(t_env, validation.event_time_ms_sql(), payloads)
+    rows = checked(t_env, payloads, also=[validation.event_time_ms_sql()])
+    got = [row[:-1] for row in rows]
     ts_at = validation.CHECKED_FIELDS.index("ts")
     wrong = {i: (payloads[i], row, event_time)
-             for i, (row, event_time) in enumerate(zip(got, event_times, strict=True))
+             for i, (*row, event_time) in enumerate(rows)
              if event_time != (row[ts_at] if row[0] is None else 0)
              or any((value is None) != (row[0] is not None) for value in row[1:])}
     assert wrong == {}
@@ -290,20 +293,6 @@ def test_the_event_time_is_exactly_the_ts_of_a_reading_without_reason(
     assert {0, validation.MAX_TS, T0, FUTURE} <= valid_ts
     assert sum(row[0] is None for row in got) > 100
     assert len(set(payloads)) > 500
-
-
-def evaluate_collection(
-    t_env: TableEnvironment, expression: str, payloads: Sequence[str | None]
-) -> list[Any]:
-    """Like :func:`evaluate`, over a collection (any characters, hundreds of rows)."""
-    view = f"payloads_{uuid.uuid4().hex[:8]}"
-    t_env.create_temporary_view(view, t_env.from_elements(
-        list(enumerate(payloads)),
-        DataTypes.ROW([DataTypes.FIELD("i", DataTypes.INT()),
-                       DataTypes.FIELD("payload", DataTypes.STRING())])))
-    result = t_env.execute_sql(f"SELECT i, {expression} FROM {view} ORDER BY i")
-    with result.collect() as rows_out:
-        return [row[1] for row in rows_out]
 
 
 # Each range's ends from both sides, built from alerts.validation's constants (the Java
