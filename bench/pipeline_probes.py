@@ -121,7 +121,7 @@ class JobLag:
 
     def rules_read(self) -> int:
         """Records that entered the SQL rules: read by their first stage, the job's
-        lowest-numbered ``OverAggregate[<id>]`` vertex (alerts.sql_rules' ``rules_seen``,
+        lowest-numbered ``OverAggregate[<id>]`` vertex (alerts.sql_rules' ``rules_step``,
         every on-time valid reading). It looked for a Python rules task, gone since the
         rules moved to SQL, and so read 0."""
         stages = over_aggregate_reads(http_json(f"{self.rest_url}/jobs/{self.job_id}"))

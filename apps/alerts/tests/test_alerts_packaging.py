@@ -86,14 +86,14 @@ def test_the_job_refuses_to_start_without_its_java_functions(
             f"{missing}") in err
 
 
-def test_the_built_jar_holds_the_rate_and_validation_functions() -> None:
-    from alerts.sql_rules import RATE_SPREAD_CLASS
+def test_the_built_jar_holds_the_rules_and_validation_functions() -> None:
+    from alerts.sql_rules import SENSOR_RULES_CLASS
     from alerts.validation import CHECK_READING_CLASS, EVENT_TIME_CLASS
     from alerts_helpers import functions_jar
 
     with zipfile.ZipFile(functions_jar()) as jar:
         names = set(jar.namelist())
-    for java_class in (RATE_SPREAD_CLASS, CHECK_READING_CLASS, EVENT_TIME_CLASS):
+    for java_class in (SENSOR_RULES_CLASS, CHECK_READING_CLASS, EVENT_TIME_CLASS):
         assert java_class.replace(".", "/") + ".class" in names
 
 
@@ -105,4 +105,4 @@ def test_a_locally_built_jar_is_not_part_of_the_image_context() -> None:
     assert (APP / built).is_file()
     files = set(images.context_files(APP))
     assert built not in files, "a test build would change the image's content tag"
-    assert Path("java/src/io/iotstack/alerts/RateSpread.java") in files
+    assert Path("java/src/io/iotstack/alerts/SensorRules.java") in files

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -139,14 +140,34 @@ def test_formatting_is_exactly_the_python_rules() -> None:
 
 def test_per_sensor_parameters_are_a_map_looked_up_by_sensor() -> None:
     params = sql_rules._params(DEFAULTS, OVERRIDES)
-    # exact DECIMAL literals (no E: a DOUBLE); high - hysteresis computed in decimal
-    assert params["high"] == "COALESCE(MAP['p-03', 90.0, 'p-08', 80.2][sensor_id], 80.0)"
-    assert params["high_back"] == (
-        "COALESCE(MAP['p-03', 89.5, 'p-08', 80.1][sensor_id], 78.0)")
+    # thresholds as whole hundredths; high - hysteresis computed in decimal (80.2 - 0.1 is
+    # 80.1, not 80.10000000000001: its bound is 8010, not 8011)
+    assert params["high_c"] == (
+        "COALESCE(MAP['p-03', CAST(9000 AS BIGINT), 'p-08', CAST(8020 AS BIGINT)][sensor_id], "
+        "CAST(8000 AS BIGINT))")
+    assert params["high_back_c"] == (
+        "COALESCE(MAP['p-03', CAST(8950 AS BIGINT), 'p-08', CAST(8010 AS BIGINT)][sensor_id], "
+        "CAST(7800 AS BIGINT))")
+    assert params["high"] == "COALESCE(MAP['p-03', 90.0E0, 'p-08', 80.2E0][sensor_id], 80.0E0)"
     assert params["silence_ms"] == (
         "COALESCE(MAP['p-05', CAST(12500 AS BIGINT), 'p-07', CAST(20000 AS BIGINT)][sensor_id], "
         "CAST(30000 AS BIGINT))")
-    assert sql_rules._params(DEFAULTS, {})["rate"] == "10.0"
+    assert sql_rules._params(DEFAULTS, {})["rate_c"] == "CAST(1000 AS BIGINT)"
+
+
+@pytest.mark.parametrize(("x", "floor", "ceil"), [
+    ("30", 3000, 3000), ("30.005", 3000, 3001), ("-0.005", -1, 0), ("-30.001", -3001, -3000),
+    ("0", 0, 0), ("1E+300", 10**15, 10**15), ("-1E+300", -10**15, -10**15),
+])
+def test_threshold_bounds_in_hundredths_are_exact(x: str, floor: int, ceil: int) -> None:
+    # c > floor(100 x) iff c / 100 > x, and c < ceil(100 x) iff c / 100 < x, for every whole
+    # number of hundredths c in a temperature's range; absurd thresholds are clamped.
+    value = Decimal(x)
+    assert sql_rules.cents_floor(value) == floor
+    assert sql_rules.cents_ceil(value) == ceil
+    for c in range(-4000, 4000, 1):
+        assert (c > floor) == (Decimal(c) / 100 > value)
+        assert (c < ceil) == (Decimal(c) / 100 < value)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
