@@ -40,7 +40,7 @@ SETTINGS = {
     "RATE_OF_CHANGE_C_PER_MIN": "10", "SILENCE_SECONDS": "600", "STATE_TTL_S": "3600",
     "SOURCE_IDLE_TIMEOUT_MS": "600000", "CHECKPOINT_INTERVAL_MS": "2000",
 }
-# (sensor, ts offset from T0, temperature, seq), sent in this order
+# (sensor, ts offset from T0, temperature, seq[, site]), sent in this order
 READINGS = [
     ("r-equal", 1_000, 10.1, 0), ("r-equal", 2_000, 20.1, 1),      # spread 10.00: nothing
     ("r-above", 1_000, 10.1, 0), ("r-above", 2_000, 20.11, 1),     # 10.01: opens
@@ -52,6 +52,12 @@ READINGS = [
     ("b-reboot", 1_000, 20.0, 0), ("b-reboot", 2_000, 21.0, 1),
     ("b-reboot", 5_000, 22.0, 0), ("b-reboot", 6_000, 23.0, 1),
     ("b-reboot", 6_000, 99.0, 1),
+    # a minute's site is the greatest of its counted readings' sites, in Unicode code point
+    # order (U+1F600 > U+FFFF; in UTF-16 units it would be the other way round); the copy
+    # of (seq 0, ts 1 s) with a still greater site is not counted, so not its site either;
+    # another seq at the same ts is another reading, counted
+    ("s-sites", 1_000, 20.0, 0, "plant-\uffff"), ("s-sites", 2_000, 20.0, 1, "plant-\U0001F600"),
+    ("s-sites", 1_000, 20.0, 0, "plant-\U0010FFFF"), ("s-sites", 1_000, 23.0, 9, "plant-a"),
     ("r-close", 60_500, 10.1, 2),  # only 20.1 and 10.1 in [0.5 s, 60.5 s]: 10.00, resolves
     ("clock", 70_000, 20.0, 0),    # the watermark past every event above
 ]
@@ -61,7 +67,7 @@ def test_hundredths_and_copies_on_the_real_job(flink: Flink, kafka: Kafka) -> No
     settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
     prepare(settings, partitions=1)
     produce(kafka.bootstrap, settings["READINGS_TOPIC"],
-            [(s.encode(), reading(s, T0 + dt, temp, seq)) for s, dt, temp, seq in READINGS])
+            [(r[0].encode(), reading(r[0], T0 + r[1], r[2], r[3], *r[4:])) for r in READINGS])
     job_id = start_job(flink, settings)
     try:
         def events() -> list[dict[str, Any]]:
@@ -69,7 +75,7 @@ def test_hundredths_and_copies_on_the_real_job(flink: Flink, kafka: Kafka) -> No
 
         def aggregates() -> dict[str, dict[str, Any]] | None:
             docs = aggregate_docs(kafka.bootstrap, settings["AGGREGATES_TOPIC"], 1000)
-            return docs if f"b-reboot:{T0}" in docs else None
+            return docs if {f"b-reboot:{T0}", f"s-sites:{T0}"} <= set(docs) else None
 
         docs = wait_until(aggregates, 180, "the first minute of b-reboot")
         wait_until(lambda: sum(e["sensor_id"] == "r-close" for e in events()) == 2, 60,
@@ -89,6 +95,9 @@ def test_hundredths_and_copies_on_the_real_job(flink: Flink, kafka: Kafka) -> No
         reboot = docs[f"b-reboot:{T0}"]
         assert (reboot["count"], reboot["min"], reboot["max"], reboot["avg"]) == (
             4, 20.0, 23.0, 21.5)
+        assert (reboot["window_start"], reboot["window_end"]) == (T0, T0 + 60_000)
+        sites = docs[f"s-sites:{T0}"]
+        assert (sites["site"], sites["count"], sites["max"]) == ("plant-\U0001F600", 3, 23.0)
         assert consume_all(kafka.bootstrap, settings["DEAD_LETTER_TOPIC"]) == []
         assert consume_all(kafka.bootstrap, settings["LATE_TOPIC"]) == []
     finally:

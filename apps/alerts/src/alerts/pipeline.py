@@ -4,20 +4,22 @@
 STRING``, ``record_time TIMESTAMP_LTZ(3)`` (the Kafka record's timestamp), an event-time
 attribute ``rowtime`` (with a watermark) and a processing-time attribute ``proctime``. The
 job feeds it from Kafka (:mod:`alerts.job`); a test can feed it from an in-memory collection.
-Everything except the per-sensor rules is Flink SQL:
+Everything is Flink SQL, with the job's Java functions (``apps/alerts/java``):
 
 * validation (:mod:`alerts.validation`: the Java ``CHECK_READING``, one parse per message)
   -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
   silently: they go to their own topic, and the sink's record count is the late count);
-* one-minute aggregates: de-duplicated by (sensor_id, seq, ts), the first copy to arrive
-  kept (a sensor whose seq restarts at 0 after a reboot sends new ts, so its readings
-  count), then an updating GROUP BY on
-  (sensor_id, minute) so a reading within the allowed lateness still updates its minute
-  (an update stream, not insert-only: the job's upsert-kafka sink writes each change under
-  the key ``<sensor_id>:<window_start>``);
-* alerts: the per-sensor rules in Flink SQL (:mod:`alerts.sql_rules`; :mod:`alerts.rules`
-  is their executable specification); only the alert events cross to Python.
+* one-minute aggregates: an updating GROUP BY on (sensor_id, minute) so a reading within
+  the allowed lateness still updates its minute (an update stream, not insert-only: the
+  job's upsert-kafka sink writes each change under the key ``<sensor_id>:<window_start>``),
+  of the Java aggregate ``MINUTE_STATS``: readings de-duplicated by (sensor_id, seq, ts),
+  the first copy to arrive counted (a sensor whose seq restarts at 0 after a reboot sends
+  new ts, so its readings count); ``site`` is the greatest of the counted readings' sites
+  (Unicode code point order, as SQL's ``MAX``);
+* alerts: the per-sensor rules (:mod:`alerts.sql_rules`: Flink SQL and the Java aggregate
+  ``SENSOR_RULES``; :mod:`alerts.rules` is their executable specification); only the alert
+  events cross to Python.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from alerts.config import Rules
 from alerts.validation import interval_sql
 
 WINDOW_MS = 60_000
+# The one-minute aggregates' function (apps/alerts/java): the job's jar must be loaded.
+MINUTE_STATS_CLASS = "io.iotstack.alerts.MinuteStats"
 
 
 @dataclass(frozen=True)
@@ -113,18 +117,19 @@ def define_pipeline(
     # its closed minute (an update of the same key) instead of being dropped. The window's
     # lateness is ALLOWED_LATENESS_MS + 1 ms (alerts.job.window_allowed_lateness_ms), so it
     # keeps exactly the readings of on_time, up to the last millisecond of a minute.
+    # MINUTE_STATS (Java) counts each reading once: copies with the same (seq, ts) are
+    # de-duplicated inside the minute's own state (a copy has the same ts, so the same
+    # minute), the first to arrive counted.
+    t_env.create_java_temporary_system_function("MINUTE_STATS", MINUTE_STATS_CLASS)
     aggregates = t_env.sql_query(f"""
-        SELECT sensor_id, MAX(site) AS site,
-          MIN(ts) - MOD(MIN(ts), {WINDOW_MS}) AS window_start,
-          MIN(ts) - MOD(MIN(ts), {WINDOW_MS}) + {WINDOW_MS} AS window_end,
-          COUNT(*) AS `count`, MIN(temperature_c) AS `min`, AVG(temperature_c) AS `avg`,
-          MAX(temperature_c) AS `max`
+        SELECT sensor_id, s.site AS site,
+          s.first_ts - MOD(s.first_ts, {WINDOW_MS}) AS window_start,
+          s.first_ts - MOD(s.first_ts, {WINDOW_MS}) + {WINDOW_MS} AS window_end,
+          s.`count` AS `count`, s.`min` AS `min`, s.`avg` AS `avg`, s.`max` AS `max`
         FROM (
-          SELECT *, ROW_NUMBER() OVER (
-            PARTITION BY sensor_id, seq, ts ORDER BY proctime ASC) AS rn
-          FROM on_time)
-        WHERE rn = 1
-        GROUP BY sensor_id, TUMBLE(rowtime, INTERVAL '1' MINUTE)""")
+          SELECT sensor_id, MINUTE_STATS(seq, ts, temperature_c, site) AS s
+          FROM on_time
+          GROUP BY sensor_id, TUMBLE(rowtime, INTERVAL '1' MINUTE))""")
 
     alerts = sql_rules.define_alerts(t_env, "on_time", defaults=defaults, overrides=overrides,
                                      allowed_lateness_ms=allowed_lateness_ms)
