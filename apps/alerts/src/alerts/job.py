@@ -191,6 +191,12 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         "restart-strategy.exponential-delay.initial-backoff": "1s",
         "restart-strategy.exponential-delay.max-backoff": "1min",
         "pipeline.auto-watermark-interval": "200ms",
+        # Records pass between chained operators without a defensive copy. Flink's option
+        # text: objects are reused when handed to user code, which must then not keep or
+        # modify its inputs. Ours do neither (the Java functions keep only primitives and
+        # immutable strings and decimals; the Python ones get serialized copies). The copies
+        # were a quarter of the TaskManager's sampled CPU; the drain went 24,497 -> 31,773/s.
+        "pipeline.object-reuse": "true",
         # SQL state (de-duplication, open minutes) expires after STATE_TTL_S without access.
         "table.exec.state.ttl": f"{cfg.state_ttl_s}s",
         "table.exec.source.idle-timeout": f"{cfg.idle_timeout_ms}ms",
@@ -202,9 +208,9 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         "table.exec.emit.allow-lateness": f"{window_allowed_lateness_ms(cfg)}ms",
         "table.exec.emit.late-fire.enabled": "true",
         "table.exec.emit.late-fire.delay": "0s",
-        # window_start is computed from MIN(ts), so the planner cannot prove that doc_id is
-        # the key; the windowed aggregate's changes per key arrive in order, so no
-        # materializer.
+        # window_start is computed from the minute's first ts, so the planner cannot prove
+        # that doc_id is the key; the windowed aggregate's changes per key arrive in order,
+        # so no materializer.
         "table.exec.sink.upsert-materialize": "NONE",
         "table.local-time-zone": "UTC",
         # Python bundles (only the alert events cross to Python, for value and message):
