@@ -41,7 +41,7 @@ SETTINGS = {
     "SOURCE_IDLE_TIMEOUT_MS": "600000", "CHECKPOINT_INTERVAL_MS": "2000",
 }
 # (sensor, ts offset from T0, temperature, seq[, site]), sent in this order
-READINGS = [
+READINGS: list[tuple[Any, ...]] = [
     ("r-equal", 1_000, 10.1, 0), ("r-equal", 2_000, 20.1, 1),      # spread 10.00: nothing
     ("r-above", 1_000, 10.1, 0), ("r-above", 2_000, 20.11, 1),     # 10.01: opens
     ("r-close", 0, 5.0, 0), ("r-close", 1_000, 20.1, 1),           # 15.10: opens
@@ -67,7 +67,8 @@ def test_hundredths_and_copies_on_the_real_job(flink: Flink, kafka: Kafka) -> No
     settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
     prepare(settings, partitions=1)
     produce(kafka.bootstrap, settings["READINGS_TOPIC"],
-            [(r[0].encode(), reading(r[0], T0 + r[1], r[2], r[3], *r[4:])) for r in READINGS])
+            [(sensor.encode(), reading(sensor, T0 + dt, temp, seq, *site))
+             for sensor, dt, temp, seq, *site in READINGS])
     job_id = start_job(flink, settings)
     try:
         def events() -> list[dict[str, Any]]:
