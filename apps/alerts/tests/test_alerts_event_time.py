@@ -197,8 +197,8 @@ def test_a_reading_from_a_clock_ahead_cannot_move_event_time(flink: Flink, kafka
 
 
 def test_a_rate_alert_does_not_wait_for_the_watermark(flink: Flink, kafka: Kafka) -> None:
-    """The rate's spread is computed as each applied reading arrives (the Java aggregate
-    RATE_SPREAD), like the threshold rules: with 10 minutes of out-of-orderness the
+    """The rate's spread is computed as each applied reading arrives (in the Java aggregate
+    SENSOR_RULES), like the threshold rules: with 10 minutes of out-of-orderness the
     watermark stays 10 minutes behind, and the alert is on the topic anyway. (The
     event-time RANGE window before it emitted a reading only once the watermark reached
     its ts.)"""

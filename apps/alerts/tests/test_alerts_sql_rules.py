@@ -5,8 +5,8 @@ readings, silences, per-sensor overrides) run through :func:`define_alerts` on F
 local mini-cluster in this process, the same runtime the job uses) and through
 :func:`alerts.rules.on_reading`; the events must be the same records, in the same order
 per alert. The watermark here lags a day behind, so no reading is behind it and the
-silence sessions close only when the input ends (the watermark then jumps to the end of
-time): each sensor's last silence opens there, as the Python timer would.
+silence timers (SILENCE_TIMER) fire only when the input ends (the watermark then jumps to
+the end of time): each sensor's last silence opens there, as the Python timer would.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def test_sql_rules_give_the_python_rules_events(seed: int) -> None:
 
 
 def test_rate_window_boundaries_and_ts_zero() -> None:
-    # The rate's spread (the Java RATE_SPREAD) at its edges: a reading exactly 60000 ms
+    # The rate's spread (in the Java SENSOR_RULES) at its edges: a reading exactly 60000 ms
     # older is inside, 60001 ms older is not; a first reading at ts 0 takes part; a value
     # equal to the current max/min replaces it as the newer candidate (it expires later).
     readings: list[ReadingRow] = [
