@@ -555,8 +555,8 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
             row.rate, row.partial = (top[1] - lo[1]) / (top[0] - lo[0]), True
     row.startup_s = (first_at or now) - submitted
     row.notes.append(
-        f"readings/s from the least read-records of {', '.join(stages)} (the first "
-        f"{RULES_STAGES} OverAggregate vertices: the rules' per-reading stages); the SQL "
+        f"readings/s from the least read-records of {', '.join(stages)} (the rules' "
+        f"per-reading OverAggregate stage{'s' if RULES_STAGES > 1 else ''}); the SQL "
         f"aggregate path ({sql_vertex}) "
         + (f"had all readings {sql_done - submitted:.1f} s after submission "
            f"({steady_rate(sql_samples, readings):,.0f}/s)"
