@@ -57,25 +57,43 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
     /** No decisive reading yet (high, low) or no applied reading yet (rate). */
     static final int UNDECIDED = -1;
 
+    static final int OPEN = 1;
+    static final int CLOSE = 2;
+
+    /** One rule's alert: its state and, while open, its episode's start, value and site. */
+    public static final class Episode {
+        /** 1 open, 0 closed, {@link #UNDECIDED}. */
+        public int state = UNDECIDED;
+        public long at;
+        /** Hundredths: the reading (threshold rules) or the spread (rate). */
+        public long x;
+        public String site;
+
+        /**
+         * Moves to {@code now} after a reading at {@code ts}: {@link #OPEN} if the alert opens
+         * (the episode is then this reading's), {@link #CLOSE} if an open one resolves, else 0.
+         */
+        int step(int now, long ts, long value, String readingSite) {
+            int before = state;
+            state = now;
+            if (now == 1 && before != 1) {
+                at = ts;
+                x = value;
+                site = readingSite;
+                return OPEN;
+            }
+            return now == 0 && before == 1 ? CLOSE : 0;
+        }
+    }
+
     /** One sensor's rules state, and what its last reading did ({@code step*}). */
     public static final class State {
         /** Readings applied so far (0: none; {@code newestTs} is then meaningless). */
         public long applied;
         public long newestTs;
-        /** 1 open, 0 closed, {@link #UNDECIDED}. */
-        public int hi = UNDECIDED;
-        public int lo = UNDECIDED;
-        public int rt = UNDECIDED;
-        /** The open episodes' start, value (hundredths) and site. */
-        public long hiAt;
-        public long hiX;
-        public String hiSite;
-        public long loAt;
-        public long loX;
-        public String loSite;
-        public long rtAt;
-        public long rtX;
-        public String rtSite;
+        public Episode hi = new Episode();
+        public Episode lo = new Episode();
+        public Episode rt = new Episode();
         /** The rate window's max candidates (values decreasing) and min candidates. */
         public long[] maxTs = new long[0];
         public long[] maxV = new long[0];
@@ -85,15 +103,9 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         public boolean stepApplied;
         public long stepPrevTs;
         public boolean stepHasPrev;
+        /** Each rule's move in two bits: high, low {@code << 2}, rate {@code << 4}. */
         public int stepMoves;
     }
-
-    static final int HI_OPEN = 1;
-    static final int HI_CLOSE = 2;
-    static final int LO_OPEN = 4;
-    static final int LO_CLOSE = 8;
-    static final int RT_OPEN = 16;
-    static final int RT_CLOSE = 32;
 
     @Override
     public State createAccumulator() {
@@ -118,39 +130,12 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         s.applied++;
         s.newestTs = ts;
 
-        int hi = value > highC ? 1 : value < highBackC ? 0 : s.hi;
-        if (hi == 1 && s.hi != 1) {
-            s.stepMoves |= HI_OPEN;
-            s.hiAt = ts;
-            s.hiX = value;
-            s.hiSite = site;
-        } else if (hi == 0 && s.hi == 1) {
-            s.stepMoves |= HI_CLOSE;
-        }
-        s.hi = hi;
-
-        int lo = value < lowC ? 1 : value > lowBackC ? 0 : s.lo;
-        if (lo == 1 && s.lo != 1) {
-            s.stepMoves |= LO_OPEN;
-            s.loAt = ts;
-            s.loX = value;
-            s.loSite = site;
-        } else if (lo == 0 && s.lo == 1) {
-            s.stepMoves |= LO_CLOSE;
-        }
-        s.lo = lo;
-
+        int hi = value > highC ? 1 : value < highBackC ? 0 : s.hi.state;
+        int lo = value < lowC ? 1 : value > lowBackC ? 0 : s.lo.state;
         long spread = slide(s, ts, value, ts - windowMs);
-        int rt = spread > rateC ? 1 : 0;
-        if (rt == 1 && s.rt != 1) {
-            s.stepMoves |= RT_OPEN;
-            s.rtAt = ts;
-            s.rtX = spread;
-            s.rtSite = site;
-        } else if (rt == 0 && s.rt == 1) {
-            s.stepMoves |= RT_CLOSE;
-        }
-        s.rt = rt;
+        s.stepMoves = s.hi.step(hi, ts, value, site)
+                | s.lo.step(lo, ts, value, site) << 2
+                | s.rt.step(spread > rateC ? 1 : 0, ts, spread, site) << 4;
     }
 
     /** Adds {@code (ts, value)} to the rate window and returns the spread (hundredths). */
@@ -188,19 +173,15 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
 
     @Override
     public Row getValue(State s) {
-        int m = s.stepMoves;
-        return Row.of(
-                s.stepApplied,
-                s.stepApplied && s.stepHasPrev ? s.stepPrevTs : null,
-                (m & HI_OPEN) != 0, (m & HI_CLOSE) != 0, s.hiAt, hundredths(s.hiX),
-                s.hiSite,
-                (m & LO_OPEN) != 0, (m & LO_CLOSE) != 0, s.loAt, hundredths(s.loX),
-                s.loSite,
-                (m & RT_OPEN) != 0, (m & RT_CLOSE) != 0, s.rtAt, hundredths(s.rtX),
-                s.rtSite);
+        return Row.join(
+                Row.of(s.stepApplied, s.stepApplied && s.stepHasPrev ? s.stepPrevTs : null),
+                moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
+                moved(s.rt, s.stepMoves >> 4));
     }
 
-    private static BigDecimal hundredths(long value) {
-        return BigDecimal.valueOf(value, 2);
+    /** {@code <rule>_open, _close, _at, _x, _site} of one rule ({@code moves}: its 2 bits). */
+    private static Row moved(Episode e, int moves) {
+        return Row.of((moves & OPEN) != 0, (moves & CLOSE) != 0, e.at,
+                BigDecimal.valueOf(e.x, 2), e.site);
     }
 }
