@@ -197,7 +197,7 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         # immutable strings and decimals; the Python ones get serialized copies). The copies
         # were a quarter of the TaskManager's sampled CPU; the drain went 24,497 -> 31,773/s.
         "pipeline.object-reuse": "true",
-        # SQL state (de-duplication, open minutes) expires after STATE_TTL_S without access.
+        # SQL state (the rules, the silence timer) expires after STATE_TTL_S without access.
         "table.exec.state.ttl": f"{cfg.state_ttl_s}s",
         "table.exec.source.idle-timeout": f"{cfg.idle_timeout_ms}ms",
         # No mini-batches: their assigner replaces event-time watermarks with processing-time
