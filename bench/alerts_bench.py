@@ -14,9 +14,9 @@ its TaskManager's memory and its checkpoints are its own; Kafka and Elasticsearc
   consumer drains it; the rate is the steady one between 10 % and 90 % of the backlog, from
   the record counters in the Flink REST API (refreshed every second by the harness's
   Flink), so job start-up and the tail are excluded (start-up is its own column). The job's
-  count is the least ``read-records`` of the rules' per-reading stages: the job's first five
-  ``OverAggregate`` vertices in plan order (the five ``OVER`` windows in arrival order; the
-  rate-of-change spread is computed in the third); the run prints the vertices it read. If the job
+  count is the ``read-records`` of the rules' per-reading stage: the job's first
+  ``OverAggregate`` vertex in plan order (the ``OVER`` window in arrival order that runs
+  ``SENSOR_RULES``); the run prints the vertex it read. If the job
   restarted during the drain (its counters start again from 0) or did not drain in time,
   the rate is the furthest attempt's, from 10 % of the backlog to its peak, marked ``*``.
   The baseline's count is its own.
@@ -26,7 +26,10 @@ its TaskManager's memory and its checkpoints are its own; Kafka and Elasticsearc
   its alert on the Kafka ``alerts`` topic (a consumer from the topic's end) and to the
   alert being searchable in Elasticsearch (the job's alerts go job -> Kafka -> indexer,
   ``python -m indexer`` run here as a process, as the stack runs it; the baseline writes
-  Elasticsearch itself and has no alerts topic). A probe not seen ``--grace`` seconds after
+  Elasticsearch itself and has no alerts topic). The indices are created before the row
+  as the stack's index templates create them, from apps/dashboard's mapping files
+  (``alerts.json``: one shard, ``refresh_interval`` 200 ms); the baseline's index gets the
+  same settings with dynamic mappings. A probe not seen ``--grace`` seconds after
   the window ends counts as missing (a percentile it decides prints as ``>N``). The run
   prints the rate actually offered, the rate the consumer kept up with (its counter over
   the window) and the backlog left (for the job: the Kafka source's ``pendingRecords``).
@@ -74,6 +77,7 @@ sys.path[:0] = [str(REPO / "apps" / "alerts" / "src"), str(REPO / "apps" / "aler
                 str(REPO / "tests"), str(REPO / "infra")]
 
 from alerts_helpers import job_settings, prepare, start_job  # noqa: E402
+from dashboard.indices import ensure_index, mapping  # noqa: E402
 from elasticsearch import ApiError, Elasticsearch, helpers  # noqa: E402
 from harness import flink as flink_mod  # noqa: E402
 from harness.procs import free_port, status_mib  # noqa: E402
@@ -588,6 +592,10 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
                             CHECKPOINT_INTERVAL_MS="10000", STATE_TTL_S="600")
     alerts_index = f"bench-alerts-{uuid.uuid4().hex[:8]}"
     prepare(settings, partitions=2)
+    if probes:  # as the stack's index templates would (infra/iotstack/catalog.py)
+        es = Elasticsearch(es_url)
+        ensure_index(es, alerts_index, "alerts")
+        ensure_index(es, f"{alerts_index}-aggs", "aggregates")
     indexer = start_indexer(settings, es_url, alerts_index) if probes else None
     job_id = None
     try:
@@ -673,6 +681,8 @@ def bench_baseline(stack: Any, es_url: str, plan: Plan) -> Row:
     prepare(settings, partitions=2)
     produce_backlog(kafka.bootstrap, settings["READINGS_TOPIC"], plan.readings, plan.sensors)
     es = Elasticsearch(es_url)
+    # the job's alerts index settings (one shard, refresh every 200 ms), dynamic mappings
+    es.indices.create(index=index, settings=mapping("alerts")["settings"])
     stop, seen = threading.Event(), [0]
     worker = threading.Thread(target=_baseline_worker, args=(
         kafka.bootstrap, settings["READINGS_TOPIC"], es, index, stop, seen))

@@ -206,6 +206,27 @@ def test_a_ts_more_than_max_ahead_of_its_record_is_out_of_range(t_env: TableEnvi
     assert reasons(t_env, [msg(ts=FUTURE)]) == [None]
 
 
+def test_the_same_text_is_checked_against_each_records_own_time(t_env: TableEnvironment) -> None:
+    """A parse is reused for the same text (Reading.java, LAST_PARSED), the record time never:
+    one payload in consecutive records, the event-time column in the same row."""
+    ahead = msg(ts=T0 + AHEAD_MS + 1)
+    cases = [
+        (ahead, T0, OUT_OF_RANGE),
+        (ahead, T0 + 1, None),  # the same text, its own record 1 ms later: accepted
+        (ahead, T0, OUT_OF_RANGE),
+        (msg(ts=T0 + AHEAD_MS + 1, seq=-1), T0 + 1, "field 'seq' is out of range"),
+        ("[1]", T0, "not a JSON object"),
+        ("[1]", T0, "not a JSON object"),
+        ("[1] x", T0, "not JSON"),
+        (ahead, T0 + 1, None),
+    ]
+    got = checked(t_env, [p for p, _, _ in cases], [r for _, r, _ in cases], AHEAD_MS,
+                  also=[validation.event_time_ms_sql()])
+    assert [row[0] for row in got] == [want for _, _, want in cases]
+    # READING_EVENT_TIME has no record time: the ts of every reading valid without one
+    assert [row[-1] for row in got] == [T0 + AHEAD_MS + 1] * 3 + [0, 0, 0, 0, T0 + AHEAD_MS + 1]
+
+
 # --- The source's event-time column (READING_EVENT_TIME) against the reasons.
 
 

@@ -100,12 +100,50 @@ final class Reading {
         if (payload == null) {
             return refused("empty message (null value)");
         }
+        Parsed parsed = LAST_PARSED.get();
+        if (parsed == null || !parsed.payload.equals(payload)) {
+            parsed = parse(payload);
+            LAST_PARSED.set(parsed);
+        }
+        if (parsed.refusal != null) {
+            return refused(parsed.refusal);
+        }
+        return checkFields(parsed.fields, recordTimeMs, maxAheadMs);
+    }
+
+    /**
+     * What the parser made of one payload: the reason it was refused before its fields
+     * were checked ({@code not JSON}, {@code not a JSON object}), or its fields.
+     */
+    private static final class Parsed {
+        final String payload;
+        final String refusal;
+        final Fields fields;
+
+        Parsed(String payload, String refusal, Fields fields) {
+            this.payload = payload;
+            this.refusal = refusal;
+            this.fields = fields;
+        }
+    }
+
+    /**
+     * The last payload parsed on this thread. A message is checked more than once in the
+     * source's thread, the calls one right after the other: for the event-time column
+     * ({@link ReadingEventTime}: the watermark's and the projection's) and by
+     * {@link CheckReading}. The parse is a function of the payload's text alone (the record
+     * time is applied by {@link #checkFields}, at every call), so a call with the same text
+     * as the last one reuses its parse: equal text, equal result, whatever ran in between.
+     */
+    private static final ThreadLocal<Parsed> LAST_PARSED = new ThreadLocal<>();
+
+    private static Parsed parse(String payload) {
         Fields fields = new Fields();
         boolean object;
         try (JsonParser parser = JSON.createParser(payload)) {
             JsonToken first = parser.nextToken();
             if (first == null) {
-                return refused("not JSON");
+                return new Parsed(payload, "not JSON", null);
             }
             object = first == JsonToken.START_OBJECT;
             if (object) {
@@ -114,15 +152,15 @@ final class Reading {
                 parser.skipChildren();
             }
             if (parser.nextToken() != null) {
-                return refused("not JSON");
+                return new Parsed(payload, "not JSON", null);
             }
         } catch (IOException e) { // JsonParseException, a stream constraint, ...
-            return refused("not JSON");
+            return new Parsed(payload, "not JSON", null);
         }
         if (!object) {
-            return refused("not a JSON object");
+            return new Parsed(payload, "not a JSON object", null);
         }
-        return checkFields(fields, recordTimeMs, maxAheadMs);
+        return new Parsed(payload, null, fields);
     }
 
     private static void readFields(JsonParser parser, Fields fields) throws IOException {
