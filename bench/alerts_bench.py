@@ -105,7 +105,8 @@ class Plan:
 
 # 2,000,000 readings: at ~60,000/s the job drains them in ~35 s. Shorter drains measure the
 # JIT's warm-up: during a 600,000-reading drain (~15 s) the C2 compiler thread still used
-# ~40 % of a core, and the same code read 40,000-47,000/s there against 57,000-63,000/s here.
+# ~40 % of a core; the same two versions of the job read 40,000-47,000/s there and
+# 48,000-66,000/s here (apps/alerts/README.md, "Benchmark").
 FULL = Plan(readings=2_000_000, readings_many=2_000_000, sensors=1000, many_sensors=100_000,
             probes=30, offered_rate=10_000, window_s=60, grace_s=60, drain_timeout_s=900)
 QUICK = Plan(readings=50_000, readings_many=200_000, sensors=1000, many_sensors=100_000,
