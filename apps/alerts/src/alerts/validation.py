@@ -26,14 +26,14 @@ a valid reading, else 0. No message costs a Python round trip.
   schema_version, then the ranges field by field (``ts`` more than ``max_ts_ahead_ms``
   after ``record_time`` right after ``ts``'s own range; a NULL ``record_time`` skips it).
 * **Parses per message** (issue 16 throughput): 1. There are 3 checks of a message, the
-  event-time column twice (Flink pushes the watermark into the Kafka scan, whose generator
-  computes ``rowtime`` per record, and the Calc after the scan computes the column again)
-  and ``CHECK_READING`` once, one right after the other in the source's thread; a check of
-  the same text as the last one on its thread reuses that parse (``Reading.java``,
-  ``LAST_PARSED``), and applies its own record time. The Flink SQL built-ins they replaced (``IS JSON``, a
-  ``JSON_QUERY`` per field, regular expressions) parsed a valid reading 24 times, and took
-  an integer written with the exponent ``e0`` as an integer (apps/alerts/README.md,
-  "Validation").
+  event-time column twice (Flink pushes the watermark into the Kafka scan, whose
+  generator computes ``rowtime`` per record, and the Calc after the scan computes the
+  column again) and ``CHECK_READING`` once, one right after the other in the source's
+  thread; a check of the same text as the last one on its thread reuses that parse
+  (``Reading.java``, ``LAST_PARSED``), and applies its own record time. The Flink SQL
+  built-ins they replaced (``IS JSON``, a ``JSON_QUERY`` per field, regular expressions)
+  parsed a valid reading 24 times, and took an integer written with the exponent ``e0``
+  as an integer (apps/alerts/README.md, "Validation").
 """
 
 from __future__ import annotations
