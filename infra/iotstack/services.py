@@ -506,6 +506,8 @@ def alerts_env(cfg: StackConfig) -> dict[str, EnvValue]:
         "MAX_TS_AHEAD_MS": "300000",
         "SOURCE_IDLE_TIMEOUT_MS": "10000",
         "CHECKPOINT_INTERVAL_MS": "10000",
+        # on disk, incremental checkpoints: any number of sensors (hashmap: apps/alerts README)
+        "STATE_BACKEND": "rocksdb",
         "STATE_TTL_S": "3600",
         "SUBMIT_TIMEOUT_S": "180",
         "RESTORE_FROM": "",  # set by the keeper (submit_command), per submission

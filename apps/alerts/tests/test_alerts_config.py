@@ -46,6 +46,9 @@ def test_sensor_rules_override_the_defaults() -> None:
         ("CHECKPOINT_INTERVAL_MS", "soon", "CHECKPOINT_INTERVAL_MS"),
         ("MAX_TS_AHEAD_MS", "-1", "MAX_TS_AHEAD_MS"),
         ("MAX_TS_AHEAD_MS", "86400001", "MAX_TS_AHEAD_MS"),
+        ("STATE_BACKEND", "RocksDB", "STATE_BACKEND"),
+        ("STATE_BACKEND", "", "STATE_BACKEND"),
+        ("STATE_BACKEND", "memory", "STATE_BACKEND"),
     ],
 )
 def test_bad_values_name_the_variable(env: str, value: str, named: str) -> None:
@@ -90,3 +93,19 @@ def test_state_ttl_must_outlive_the_silence_timer(env: dict[str, str], accepted:
     message = str(err.value)
     assert message.startswith(f"STATE_TTL_S={env['STATE_TTL_S']} must be more than")
     assert "\n" not in message and "e.g. STATE_TTL_S=3600" in message
+
+
+@pytest.mark.parametrize(
+    ("value", "backend", "incremental"),
+    [(None, "rocksdb", "true"), ("rocksdb", "rocksdb", "true"), (" hashmap ", "hashmap", "false")],
+)
+def test_state_backend_sets_flinks_backend_and_incremental_checkpoints(
+    value: str | None, backend: str, incremental: str
+) -> None:
+    from alerts.job import job_configuration
+
+    cfg = load({} if value is None else {"STATE_BACKEND": value})
+    assert cfg.state_backend == backend
+    conf = job_configuration(cfg).to_dict()
+    assert conf["state.backend.type"] == backend
+    assert conf["execution.checkpointing.incremental"] == incremental

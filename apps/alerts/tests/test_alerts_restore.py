@@ -75,16 +75,23 @@ def _produce(bootstrap: str, topic: str, done: threading.Event) -> None:
         done.set()
 
 
+# Flink's names for STATE_BACKEND's values (the REST API's checkpoints/config)
+BACKEND_NAMES = {"rocksdb": "EmbeddedRocksDBStateBackend", "hashmap": "HashMapStateBackend"}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("rocksdb", "rocksdb"),  # the default
+     ("rocksdb", "hashmap")],  # STATE_BACKEND changed across the savepoint (README, Settings)
+)
 def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
-    flink: Flink, kafka: Kafka
+    flink: Flink, kafka: Kafka, before: str, after: str
 ) -> None:
-    settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS)
+    settings = job_settings(kafka.bootstrap, flink.rest_url, **SETTINGS, STATE_BACKEND=before)
     prepare(settings)
     job_id = start_job(flink, settings)
-    # The job keeps its state in RocksDB (alerts.job.job_configuration), so this savepoint
-    # and restore are RocksDB's.
     backend = flink.get(f"/jobs/{job_id}/checkpoints/config")["state_backend"]
-    assert backend == "EmbeddedRocksDBStateBackend", backend
+    assert backend == BACKEND_NAMES[before], backend
     finished = threading.Event()
     producer = threading.Thread(
         target=_produce, args=(kafka.bootstrap, settings["READINGS_TOPIC"], finished))
@@ -96,9 +103,12 @@ def test_stop_with_savepoint_and_restore_loses_and_doubles_nothing(
         savepoint = stop_with_savepoint(flink, job_id)
         assert not finished.is_set(), "input must still be arriving during the restart"
         time.sleep(2)  # readings pile up while no job runs
+        settings = {**settings, "STATE_BACKEND": after}
         restored = start_job(flink, settings, savepoint=savepoint)
         restore_info = flink.get(f"/jobs/{restored}/checkpoints")["latest"]["restored"]
         assert restore_info and restore_info["is_savepoint"], restore_info
+        backend = flink.get(f"/jobs/{restored}/checkpoints/config")["state_backend"]
+        assert backend == BACKEND_NAMES[after], backend
         producer.join(timeout=300)
         assert finished.is_set()
 

@@ -91,9 +91,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("CHECKPOINT_INTERVAL_MS", "10000", "checkpoint interval (exactly-once state), ms"),
     Setting(
+        "STATE_BACKEND",
+        "rocksdb",
+        "where the job's state lives: rocksdb (local disk, incremental checkpoints, bounded "
+        "by disk) or hashmap (the TaskManager's JVM heap, full checkpoints, bounded by the "
+        "heap: faster, for as many sensors as the heap holds)",
+    ),
+    Setting(
         "STATE_TTL_S",
         "3600",
-        "per-sensor state (rules, de-duplication, open aggregates) expires after this idle time;"
+        "per-sensor state (rules, silence timer, open aggregates) expires after this idle time;"
         " must be more than SILENCE_SECONDS + ALLOWED_LATENESS_MS",
     ),
     Setting(
@@ -109,6 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+# Flink's state.backend.type values the job supports (alerts.job.job_configuration)
+STATE_BACKENDS = ("rocksdb", "hashmap")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _JOB_NAME = re.compile(r"^[A-Za-z0-9._ -]{1,100}$")
 RULE_KEYS = ("high", "low", "hysteresis", "rate", "silence_s")
@@ -172,6 +181,7 @@ class Config:
     max_ts_ahead_ms: int = 300000
     idle_timeout_ms: int = 10000
     checkpoint_interval_ms: int = 10000
+    state_backend: str = "rocksdb"
     state_ttl_s: int = 3600
     submit_timeout_s: float = 180.0
     restore_from: str = ""
@@ -219,6 +229,14 @@ def _float(environ: Mapping[str, str], env: str, minimum: float | None = None) -
         raise ConfigError(f"{env}={raw!r} is not a finite number; e.g. {env}={_default(env)}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{env}={raw!r} is out of range; it must be >= {minimum:g}")
+    return value
+
+
+def _choice(environ: Mapping[str, str], env: str, choices: tuple[str, ...]) -> str:
+    value = _get(environ, env)
+    if value not in choices:
+        raise ConfigError(f"{env}={value!r} is not one of {', '.join(choices)}; "
+                          f"e.g. {env}={_default(env)}")
     return value
 
 
@@ -339,6 +357,7 @@ def load(environ: Mapping[str, str]) -> Config:
         max_ts_ahead_ms=_int(environ, "MAX_TS_AHEAD_MS", 0, 86_400_000),
         idle_timeout_ms=_int(environ, "SOURCE_IDLE_TIMEOUT_MS", 0, 3_600_000),
         checkpoint_interval_ms=_int(environ, "CHECKPOINT_INTERVAL_MS", 100, 3_600_000),
+        state_backend=_choice(environ, "STATE_BACKEND", STATE_BACKENDS),
         state_ttl_s=state_ttl_s,
         submit_timeout_s=float(_int(environ, "SUBMIT_TIMEOUT_S", 1, 3600)),
         restore_from=_restore_path(environ),

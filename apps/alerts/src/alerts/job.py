@@ -181,12 +181,14 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         "execution.checkpointing.timeout": "10min",
         # Keep the last checkpoint when the job is cancelled: it can be restored with -s.
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        # State in RocksDB (bundled in flink-dist, off the JVM heap, in managed memory) with
-        # incremental checkpoints: with the heap backend, 100,000 sensors' state filled the
-        # TaskManager's heap (OutOfMemoryError, restarts) and every checkpoint copied all
-        # of it; RocksDB checkpoints write only the files changed since the last one.
-        "state.backend.type": "rocksdb",
-        "execution.checkpointing.incremental": "true",
+        # STATE_BACKEND (default rocksdb): RocksDB (bundled in flink-dist, off the JVM heap,
+        # in managed memory and on local disk) with incremental checkpoints, which write
+        # only the files changed since the last one; or the heap (hashmap), about twice
+        # as fast at 1,000 sensors (apps/alerts/README.md, "Benchmark"), every checkpoint
+        # a full copy, and the state must fit the TaskManager's heap (an earlier version's
+        # state of 100,000 sensors did not: OutOfMemoryError, restarts).
+        "state.backend.type": cfg.state_backend,
+        "execution.checkpointing.incremental": str(cfg.state_backend == "rocksdb").lower(),
         "restart-strategy.type": "exponential-delay",
         "restart-strategy.exponential-delay.initial-backoff": "1s",
         "restart-strategy.exponential-delay.max-backoff": "1min",
