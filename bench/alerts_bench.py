@@ -601,7 +601,8 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
     name = f"job @{sensors:,} sensors" + ("" if backend == "rocksdb" else f", {backend}")
     row = Row(name, sensors, readings)
     kafka = stack.kafka()
-    flink = flink_mod.start(stack.run_dir / f"flink-{sensors}")
+    # one directory per row: the harness appends to its logs, read below for this row's notes
+    flink = flink_mod.start(stack.run_dir / f"flink-{sensors}-{backend}")
     sampler = RssSampler(flink.processes[0])  # processes[0]: the TaskManager
     sampler.start()
     settings = job_settings(kafka.bootstrap, flink.rest_url,
