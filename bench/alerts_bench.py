@@ -610,8 +610,8 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
                             STATE_BACKEND=backend)
     alerts_index = f"bench-alerts-{uuid.uuid4().hex[:8]}"
     prepare(settings, partitions=2)
+    es = Elasticsearch(es_url)
     if probes:  # as the stack's index templates would (infra/iotstack/catalog.py)
-        es = Elasticsearch(es_url)
         ensure_index(es, alerts_index, "alerts")
         ensure_index(es, f"{alerts_index}-aggs", "aggregates")
     indexer = start_indexer(settings, es_url, alerts_index) if probes else None
@@ -633,7 +633,7 @@ def bench_job(stack: Any, es_url: str, plan: Plan, sensors: int, readings: int,
         if probes:
             res = latency_under_load(
                 kafka.bootstrap, settings["READINGS_TOPIC"], settings["ALERTS_TOPIC"],
-                Elasticsearch(es_url), alerts_index, plan,
+                es, alerts_index, plan,
                 counter=lambda: rules_input(flink.get, job_id)[0],
                 pending=lambda: source_metric(flink.get, job_id, "pendingRecords"))
             row.kafka_lat, row.search_lat, row.load = res["kafka"], res["search"], res["load"]

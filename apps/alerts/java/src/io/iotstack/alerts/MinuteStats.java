@@ -17,10 +17,10 @@ import org.apache.flink.types.Row;
  * always falls in the same minute as the first (same {@code ts}), so the minute's own state is
  * enough: the {@code (ts, seq)} pairs seen, in a {@link MapView} (keyed state, looked up for a
  * reading not newer than every one counted), dropped with the window. The same values as the
- * SQL aggregates over the de-duplicated readings: {@code MAX(site)} (code point order, as Flink compares strings),
- * {@code MIN(ts)}, {@code COUNT(*)}, {@code MIN}, {@code AVG} (the sum in arrival order
- * divided by the count) and {@code MAX} of {@code temperature_c} (compared with {@code <} and
- * {@code >}).
+ * SQL aggregates over the de-duplicated readings: {@code MAX(site)} (code point order, as
+ * Flink compares strings), {@code MIN(ts)}, {@code COUNT(*)}, {@code MIN}, {@code AVG} (the
+ * sum in arrival order divided by the count) and {@code MAX} of {@code temperature_c}
+ * (compared with {@code <} and {@code >}).
  */
 @FunctionHint(
         input = {
