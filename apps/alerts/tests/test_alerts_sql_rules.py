@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyflink.common import Types
+from pyflink.common import Configuration, Types
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
@@ -97,9 +97,14 @@ def expected(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
     return dict(out)
 
 
-def run_sql(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
-    """The events of define_alerts on a local Flink, per alert id in arrival order."""
-    env = StreamExecutionEnvironment.get_execution_environment()
+def run_sql(
+    readings: list[ReadingRow], state_backend: str = "hashmap"
+) -> dict[str, list[dict[str, Any]]]:
+    """The events of define_alerts on a local Flink, per alert id in arrival order. On
+    RocksDB every state access goes through the state's serializers."""
+    conf = Configuration()
+    conf.set_string("state.backend.type", state_backend)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.add_jars(functions_jar().as_uri())  # the rate rule's Java function, as alerts.job
     env.set_parallelism(1)
     env.add_python_file(str(SRC / "alerts"))
@@ -170,11 +175,12 @@ def test_threshold_bounds_in_hundredths_are_exact(x: str, floor: int, ceil: int)
         assert (c < ceil) == (Decimal(c) / 100 < value)
 
 
+@pytest.mark.parametrize("state_backend", ["hashmap", "rocksdb"])
 @pytest.mark.parametrize("seed", [1, 2])
-def test_sql_rules_give_the_python_rules_events(seed: int) -> None:
+def test_sql_rules_give_the_python_rules_events(seed: int, state_backend: str) -> None:
     readings = sequences(seed)
     want = expected(readings)
-    got = run_sql(readings)
+    got = run_sql(readings, state_backend)
     rules_seen = {e["rule"] for events in want.values() for e in events}
     assert rules_seen == {r.HIGH, r.LOW, r.RATE, r.SILENT}  # the sequences exercise all four
     assert set(got) == set(want)

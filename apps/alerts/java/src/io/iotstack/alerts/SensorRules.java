@@ -36,6 +36,10 @@ import org.apache.flink.types.Row;
  *       ({@code alerts.rules._slide}). Open iff spread > rate; opens and resolves where that
  *       changes.
  * </ul>
+ *
+ * <p>The accumulator ({@link State}) is a {@code RAW} type written field by field by {@link
+ * SensorRulesStateSerializer}: as a structured type it was converted to and from Flink's
+ * internal rows at every reading, and RocksDB serialized those rows again.
  */
 @FunctionHint(
         input = {
@@ -43,6 +47,11 @@ import org.apache.flink.types.Row;
             @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT"),
             @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT")
         },
+        accumulator =
+                @DataTypeHint(
+                        value = "RAW",
+                        bridgedTo = SensorRules.State.class,
+                        rawSerializer = SensorRulesStateSerializer.class),
         output =
                 @DataTypeHint(
                         "ROW<applied BOOLEAN, prev_ts BIGINT,"

@@ -1,0 +1,155 @@
+package io.iotstack.alerts;
+
+import java.io.IOException;
+import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
+import org.apache.flink.core.memory.DataInputView;
+import org.apache.flink.core.memory.DataOutputView;
+import org.apache.flink.types.StringValue;
+
+/**
+ * The state of one sensor's rules ({@link SensorRules.State}, the aggregate's {@code RAW}
+ * accumulator), written field by field: in RocksDB at every reading, in checkpoints and
+ * savepoints.
+ *
+ * <p>The last reading's result ({@code step*}) is not state: each {@code accumulate} sets it
+ * and the {@code getValue} right after reads it, so it is neither written nor copied. A change
+ * of this format is a change of the state's format: state written before it cannot be read
+ * (apps/alerts/README.md, "Upgrade note").
+ */
+public final class SensorRulesStateSerializer extends TypeSerializerSingleton<SensorRules.State> {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Flink creates the {@code rawSerializer} with this constructor. */
+    public SensorRulesStateSerializer() {}
+
+    @Override
+    public boolean isImmutableType() {
+        return false;
+    }
+
+    @Override
+    public SensorRules.State createInstance() {
+        return new SensorRules.State();
+    }
+
+    @Override
+    public SensorRules.State copy(SensorRules.State from) {
+        SensorRules.State to = new SensorRules.State();
+        to.applied = from.applied;
+        to.newestTs = from.newestTs;
+        copyEpisode(from.hi, to.hi);
+        copyEpisode(from.lo, to.lo);
+        copyEpisode(from.rt, to.rt);
+        to.maxTs = from.maxTs.clone();
+        to.maxV = from.maxV.clone();
+        to.minTs = from.minTs.clone();
+        to.minV = from.minV.clone();
+        return to;
+    }
+
+    private static void copyEpisode(SensorRules.Episode from, SensorRules.Episode to) {
+        to.state = from.state;
+        to.at = from.at;
+        to.x = from.x;
+        to.site = from.site;
+    }
+
+    @Override
+    public SensorRules.State copy(SensorRules.State from, SensorRules.State reuse) {
+        return copy(from);
+    }
+
+    @Override
+    public int getLength() {
+        return -1;
+    }
+
+    @Override
+    public void serialize(SensorRules.State s, DataOutputView out) throws IOException {
+        out.writeLong(s.applied);
+        out.writeLong(s.newestTs);
+        writeEpisode(s.hi, out);
+        writeEpisode(s.lo, out);
+        writeEpisode(s.rt, out);
+        writeQueue(s.maxTs, s.maxV, out);
+        writeQueue(s.minTs, s.minV, out);
+    }
+
+    private static void writeEpisode(SensorRules.Episode e, DataOutputView out)
+            throws IOException {
+        out.writeByte(e.state);
+        out.writeLong(e.at);
+        out.writeLong(e.x);
+        StringValue.writeString(e.site, out);
+    }
+
+    private static void writeQueue(long[] times, long[] values, DataOutputView out)
+            throws IOException {
+        out.writeInt(times.length);
+        for (int i = 0; i < times.length; i++) {
+            out.writeLong(times[i]);
+            out.writeLong(values[i]);
+        }
+    }
+
+    @Override
+    public SensorRules.State deserialize(DataInputView in) throws IOException {
+        SensorRules.State s = new SensorRules.State();
+        s.applied = in.readLong();
+        s.newestTs = in.readLong();
+        readEpisode(s.hi, in);
+        readEpisode(s.lo, in);
+        readEpisode(s.rt, in);
+        long[][] max = readQueue(in);
+        s.maxTs = max[0];
+        s.maxV = max[1];
+        long[][] min = readQueue(in);
+        s.minTs = min[0];
+        s.minV = min[1];
+        return s;
+    }
+
+    private static void readEpisode(SensorRules.Episode e, DataInputView in) throws IOException {
+        e.state = in.readByte();
+        e.at = in.readLong();
+        e.x = in.readLong();
+        e.site = StringValue.readString(in);
+    }
+
+    private static long[][] readQueue(DataInputView in) throws IOException {
+        int n = in.readInt();
+        long[] times = new long[n];
+        long[] values = new long[n];
+        for (int i = 0; i < n; i++) {
+            times[i] = in.readLong();
+            values[i] = in.readLong();
+        }
+        return new long[][] {times, values};
+    }
+
+    @Override
+    public SensorRules.State deserialize(SensorRules.State reuse, DataInputView in)
+            throws IOException {
+        return deserialize(in);
+    }
+
+    @Override
+    public void copy(DataInputView in, DataOutputView out) throws IOException {
+        serialize(deserialize(in), out);
+    }
+
+    @Override
+    public TypeSerializerSnapshot<SensorRules.State> snapshotConfiguration() {
+        return new Snapshot();
+    }
+
+    /** The serializer's snapshot in checkpoints and savepoints. */
+    public static final class Snapshot extends SimpleTypeSerializerSnapshot<SensorRules.State> {
+        public Snapshot() {
+            super(SensorRulesStateSerializer::new);
+        }
+    }
+}
