@@ -41,10 +41,11 @@ SETTINGS = {
 }
 
 
-def _send(kafka: Kafka, topic: str, *readings: tuple[str, int, int]) -> None:
-    """(sensor, ts, seq) readings at 20 °C, in this order."""
+def _send(kafka: Kafka, topic: str, *readings: tuple[str, int, int] | tuple[str, int, int, str]
+          ) -> None:
+    """(sensor, ts, seq[, site]) readings at 20 °C, in this order (site: plant-a)."""
     produce(kafka.bootstrap, topic,
-            [(s.encode(), reading(s, ts, 20.0, seq)) for s, ts, seq in readings])
+            [(r[0].encode(), reading(r[0], r[1], 20.0, r[2], *r[3:])) for r in readings])
 
 
 def test_a_reading_exactly_the_allowed_lateness_behind_counts_in_its_minute(
@@ -107,8 +108,10 @@ def test_silence_does_not_depend_on_the_order_of_readings_and_watermark(
     timer = t + 30_000 + LATENESS + 1  # when a silence after a reading at t is certain
     sensors = ("s-five", "s-eq-first", "s-eq-wm", "s-gap-first", "s-gap-wm", "s-gap-timer")
     # Reading first: the next reading comes before the watermark moves past the deadline.
+    # The gap sensors' next readings come from another site (the sensor moved): a silence
+    # carries the site of the last reading before it, whichever path opens it.
     _send(kafka, topic, *[(s, t, 0) for s in sensors],
-          ("s-eq-first", t + 30_000, 1), ("s-gap-first", t + 30_001, 1),
+          ("s-eq-first", t + 30_000, 1), ("s-gap-first", t + 30_001, 1, "plant-b"),
           ("s-clock", t + 32_000, 0))
     job_id = start_job(flink, settings)
     try:
@@ -123,14 +126,15 @@ def test_silence_does_not_depend_on_the_order_of_readings_and_watermark(
         _send(kafka, topic, ("s-five", t + 28_000, 1), ("s-clock", t + 35_000, 1))
         # Watermark first, up to the last one that keeps a reading at t + 30 s on time.
         wait_watermark(flink, job_id, timer - 1)
-        _send(kafka, topic, ("s-eq-wm", t + 30_000, 1), ("s-gap-wm", t + 30_001, 1),
+        _send(kafka, topic, ("s-eq-wm", t + 30_000, 1), ("s-gap-wm", t + 30_001, 1, "plant-b"),
               ("s-clock", timer, 2))
         # Timer first: s-gap-timer's silence opens at the watermark `timer` ...
         wait_watermark(flink, job_id, timer)
         wait_until(lambda: any(e["sensor_id"] == "s-gap-timer" for e in events()), 60,
                    "the silence timer of s-gap-timer")
         # ... and its next reading, still on time (exactly LATENESS behind), resolves it.
-        _send(kafka, topic, ("s-gap-timer", t + 30_001, 1), ("s-clock", t + 63_000, 3))
+        _send(kafka, topic, ("s-gap-timer", t + 30_001, 1, "plant-b"),
+              ("s-clock", t + 63_000, 3))
         # s-five's silence after its reading at t + 28 s is certain one ms later, not yet.
         wait_watermark(flink, job_id, t + 63_000)
         time.sleep(3)
@@ -148,7 +152,8 @@ def test_silence_does_not_depend_on_the_order_of_readings_and_watermark(
             by_sensor.setdefault(event["sensor_id"], []).append(event)
         assert by_sensor == {
             # a gap of exactly 30 s is no silence, whichever came first
-            # a gap of 30.001 s is one episode, the same events whichever came first
+            # a gap of 30.001 s is one episode, the same events whichever came first, at the
+            # site of the reading before the gap (plant-a, not the next one's plant-b)
             "s-gap-first": _silence("s-gap-first", t + 30_000, t, t + 30_001),
             "s-gap-wm": _silence("s-gap-wm", t + 30_000, t, t + 30_001),
             "s-gap-timer": _silence("s-gap-timer", t + 30_000, t, t + 30_001),

@@ -167,8 +167,8 @@ def test_per_sensor_rules_can_differ() -> None:
 Step = tuple[str, Any]  # ("r", Reading) or ("w", watermark)
 
 
-def r(ts: int, seq: int = 0, value: float = 20.0) -> Step:
-    return ("r", Reading("s", "p", ts, value, seq))
+def r(ts: int, seq: int = 0, value: float = 20.0, site: str = "p") -> Step:
+    return ("r", Reading("s", site, ts, value, seq))
 
 
 def w(watermark: int) -> Step:
@@ -225,6 +225,15 @@ def test_a_gap_one_ms_longer_is_one_episode_in_either_order() -> None:
     assert drive([r(0), w(35_001)])[0] == [opened]  # the open came from the timer
 
 
+def test_a_silence_carries_the_site_of_the_last_reading_before_it_on_both_paths() -> None:
+    # The sensor moved during its silence: the episode is the silence after the reading at
+    # plant "p", whichever path opens it, and its resolve repeats the open's fields.
+    reading_first, _ = drive([r(0, 0, site="p"), r(30_001, 1, site="q")])
+    timer_first, _ = drive([r(0, 0, site="p"), w(35_001), r(30_001, 1, site="q")])
+    assert timer_first == reading_first
+    assert [(e["status"], e["site"]) for e in reading_first] == [("open", "p"), ("resolved", "p")]
+
+
 def test_a_late_next_reading_leaves_the_timers_episode_open() -> None:
     # The watermark passed 35 001: the timer opened the episode; a reading at 30 000 is
     # then more than 5 s behind, so it is late and used by nothing else.
@@ -252,7 +261,8 @@ def test_silence_events_do_not_depend_on_watermark_timing() -> None:
         ts, readings = 0, []
         for seq in range(rng.randint(1, 12)):
             ts += rng.choice([1, 5_000, 29_999, 30_000, 30_001, 35_000, 35_001, 90_000])
-            readings.append(r(ts, seq, rng.choice([20.0, 95.0])))
+            # the site changes now and then (a sensor moved): part of the events' fields
+            readings.append(r(ts, seq, rng.choice([20.0, 95.0]), rng.choice(["p", "p", "q"])))
             if rng.random() < 0.2:
                 readings.append(readings[-1])  # a duplicate
         end = w(ts + 200_000)

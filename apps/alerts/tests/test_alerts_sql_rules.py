@@ -63,12 +63,13 @@ def sequences(seed: int, sensors: int = 40, length: int = 40) -> list[ReadingRow
         ts, out = T0 + rng.randrange(0, 10_000), []
         for seq in range(length):
             ts += rng.choice([1_000, 5_000, 5_000, 10_000, 20_000, 30_000, 30_001, 45_000])
-            row = (sid, "plant-a", ts, _value(rng, style), seq)
+            site = rng.choice(["plant-a", "plant-a", "plant-a", "plant-b"])  # sensors move
+            row = (sid, site, ts, _value(rng, style), seq)
             out.append(row)
             if rng.random() < 0.1:
                 out.append(row)  # a duplicate
             if rng.random() < 0.1:  # an out-of-order (older) reading
-                out.append((sid, "plant-a", ts - rng.randrange(0, 70_000), _value(rng, style),
+                out.append((sid, site, ts - rng.randrange(0, 70_000), _value(rng, style),
                             seq + 1000))
         per.append(out)
     merged: list[ReadingRow] = []

@@ -138,16 +138,16 @@ def on_reading(state: SensorState, reading: Reading, rules: Rules) -> list[dict[
     events: list[dict[str, Any]] = []
     sid, ts, value = reading.sensor_id, reading.ts, hundredths(reading.temperature_c)
     high, low, rate = decimal(rules.high), decimal(rules.low), decimal(rules.rate)
-    state.site = reading.site
     if state.last_ts is not None and ts - state.last_ts > rules.silence_ms:
         # The gap itself proves the silence (strictly more than SILENCE_SECONDS), whether or
         # not the timer fired first: open the episode here if needed, so both paths give
-        # the same events.
+        # the same events (the site still the last reading's, as the timer's).
         if SILENT not in state.open:
             events.append(_silent(state, sid, state.last_ts, rules))
         events.append(_resolve(state, SILENT, ts))
     elif SILENT in state.open:
         events.append(_resolve(state, SILENT, ts))
+    state.site = reading.site
 
     if HIGH in state.open:
         if value < rules.high_back:

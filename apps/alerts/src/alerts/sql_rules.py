@@ -22,10 +22,10 @@ The threshold and rate rules run in one arrival-order stage, the Java aggregate
 ``SENSOR_RULES`` (class ``io.iotstack.alerts.SensorRules``, ``apps/alerts/java``) over
 ``OVER (PARTITION BY sensor_id ORDER BY proctime)``: one state read and write per reading. It
 says what each reading did (applied or not; which alert opens or resolves; the open
-episodes' start, value and site; the previous applied reading's ts), and SQL turns that into
-the alert events. (The same rules as SQL ``OVER`` windows, ``LAST_VALUE`` and ``LAG``, took
-five stages, each behind its own exchange with its own state: the job drained 18,000
-readings/s with them and 23,000 with this one, on the same machine.)
+episodes' start, value and site; the previous applied reading's ts and site), and SQL
+turns that into the alert events. (The same rules as SQL ``OVER`` windows, ``LAST_VALUE``
+and ``LAG``, took five stages, each behind its own exchange with its own state: the job
+drained 18,000 readings/s with them and 23,000 with this one, on the same machine.)
 
 * ``high_temperature``: a reading is *decisive* if ``value > high`` (above) or
   ``value < high - hysteresis`` (back); readings in ``[high - hysteresis, high]`` decide
@@ -38,8 +38,9 @@ readings/s with them and 23,000 with this one, on the same machine.)
   queues, as :func:`alerts.rules._slide`), whatever the number of readings in the window,
   and these events do not wait for the watermark either.
 * ``sensor_silent`` (SQL): a gap strictly longer than ``silence_s`` between two
-  consecutive applied readings (``SENSOR_RULES`` gives the previous one's ts) opens (at last
-  ts + silence) and resolves (at the new reading's ts) the episode; the Java process table
+  consecutive applied readings (``SENSOR_RULES`` gives the previous one's ts and site)
+  opens (at last ts + silence, with the last reading's site) and resolves (at the new
+  reading's ts) the episode; the Java process table
   function ``SILENCE_TIMER`` (class ``io.iotstack.alerts.SilenceTimer``, one event-time timer
   per sensor) opens it when the watermark reaches ``last_ts + silence_ms +
   ALLOWED_LATENESS_MS + 1`` with no newer reading. Both paths give the same open event; the
@@ -197,7 +198,7 @@ def define_alerts(
                       for f in ("open", "close", "at", "x", "site"))
     view("rules_applied", f"""
         SELECT sensor_id, site, ts, rowtime, proctime, high, low, rate, silence_s, silence_ms,
-          r.prev_ts AS prev_ts, {moves}
+          r.prev_ts AS prev_ts, r.prev_site AS prev_site, {moves}
         FROM rules_step WHERE r.applied""")
     view("rules_threshold", """
         SELECT * FROM rules_applied
@@ -216,12 +217,13 @@ def define_alerts(
 
     # Silence, path 1: the gap between two consecutive applied readings is strictly more
     # than the silence: the episode opens at prev + silence and resolves at the new reading.
+    # Its site is the previous reading's, as the timer's (path 2) is.
     gaps = "(SELECT * FROM rules_applied WHERE ts - prev_ts > silence_ms)"
     view("rules_silence_gap", _unnest(gaps, [
         _event(SILENT, "warning", "'open'", "silence_s", "silence_s", "prev_ts + silence_ms",
-               "NULL", "prev_ts + silence_ms", last_ts="prev_ts"),
+               "NULL", "prev_ts + silence_ms", last_ts="prev_ts", site="prev_site"),
         _event(SILENT, "warning", "'resolved'", "silence_s", "silence_s",
-               "prev_ts + silence_ms", "ts", "ts", last_ts="prev_ts"),
+               "prev_ts + silence_ms", "ts", "ts", last_ts="prev_ts", site="prev_site"),
     ]))
     # Silence, path 2: SILENCE_TIMER (Java, a process table function with one event-time
     # timer per sensor) emits the last applied reading once the watermark reaches last +

@@ -54,7 +54,7 @@ import org.apache.flink.types.Row;
                         rawSerializer = SensorRulesStateSerializer.class),
         output =
                 @DataTypeHint(
-                        "ROW<applied BOOLEAN, prev_ts BIGINT,"
+                        "ROW<applied BOOLEAN, prev_ts BIGINT, prev_site STRING,"
                                 + " hi_open BOOLEAN, hi_close BOOLEAN, hi_at BIGINT,"
                                 + " hi_x DECIMAL(7, 2), hi_site STRING,"
                                 + " lo_open BOOLEAN, lo_close BOOLEAN, lo_at BIGINT,"
@@ -100,6 +100,8 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         /** Readings applied so far (0: none; {@code newestTs} is then meaningless). */
         public long applied;
         public long newestTs;
+        /** The newest applied reading's site (the silence after it carries it). */
+        public String newestSite;
         public Episode hi = new Episode();
         public Episode lo = new Episode();
         public Episode rt = new Episode();
@@ -111,6 +113,7 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         /** The last reading: applied or not, the applied reading before it, its moves. */
         public boolean stepApplied;
         public long stepPrevTs;
+        public String stepPrevSite;
         public boolean stepHasPrev;
         /** Each rule's move in two bits: high, low {@code << 2}, rate {@code << 4}. */
         public int stepMoves;
@@ -136,8 +139,10 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         s.stepApplied = true;
         s.stepHasPrev = s.applied > 0;
         s.stepPrevTs = s.newestTs;
+        s.stepPrevSite = s.newestSite;
         s.applied++;
         s.newestTs = ts;
+        s.newestSite = site;
 
         int hi = value > highC ? 1 : value < highBackC ? 0 : s.hi.state;
         int lo = value < lowC ? 1 : value > lowBackC ? 0 : s.lo.state;
@@ -183,7 +188,8 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
     @Override
     public Row getValue(State s) {
         return Row.join(
-                Row.of(s.stepApplied, s.stepApplied && s.stepHasPrev ? s.stepPrevTs : null),
+                Row.of(s.stepApplied, s.stepApplied && s.stepHasPrev ? s.stepPrevTs : null,
+                        s.stepApplied && s.stepHasPrev ? s.stepPrevSite : null),
                 moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
                 moved(s.rt, s.stepMoves >> 4));
     }

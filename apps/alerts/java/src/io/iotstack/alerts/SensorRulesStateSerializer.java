@@ -40,6 +40,7 @@ public final class SensorRulesStateSerializer extends TypeSerializerSingleton<Se
         SensorRules.State to = new SensorRules.State();
         to.applied = from.applied;
         to.newestTs = from.newestTs;
+        to.newestSite = from.newestSite;
         copyEpisode(from.hi, to.hi);
         copyEpisode(from.lo, to.lo);
         copyEpisode(from.rt, to.rt);
@@ -71,6 +72,7 @@ public final class SensorRulesStateSerializer extends TypeSerializerSingleton<Se
     public void serialize(SensorRules.State s, DataOutputView out) throws IOException {
         out.writeLong(s.applied);
         out.writeLong(s.newestTs);
+        StringValue.writeString(s.newestSite, out);
         writeEpisode(s.hi, out);
         writeEpisode(s.lo, out);
         writeEpisode(s.rt, out);
@@ -100,6 +102,7 @@ public final class SensorRulesStateSerializer extends TypeSerializerSingleton<Se
         SensorRules.State s = new SensorRules.State();
         s.applied = in.readLong();
         s.newestTs = in.readLong();
+        s.newestSite = StringValue.readString(in);
         readEpisode(s.hi, in);
         readEpisode(s.lo, in);
         readEpisode(s.rt, in);
