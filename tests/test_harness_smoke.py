@@ -110,6 +110,13 @@ def test_elasticsearch_index_and_search(elasticsearch: Elasticsearch) -> None:
 def test_flink_job_reads_kafka_and_writes_kafka(flink: Flink, kafka: Kafka) -> None:
     sfx = uuid.uuid4().hex[:6]
     topic, out_topic = f"smoke-in-{sfx}", f"smoke-out-{sfx}"
+    # Both topics exist before anyone subscribes. Left to auto-creation, the output topic
+    # was once created by the test's consumer itself (its metadata request), and its group
+    # then read nothing within 120 s although the job had written there (a CI run).
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
+    admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1)
+                         for t in (topic, out_topic)])
+    admin.close()
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     readings = {f"r{i}": 20.0 + i * 10 for i in range(6)}  # 20 .. 70 °C
     for rid, temp in readings.items():
