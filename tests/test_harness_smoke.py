@@ -28,12 +28,18 @@ pytestmark = pytest.mark.services
 SMOKE_JOB = Path(__file__).with_name("smoke_job.py")
 
 
+def _create_topics(bootstrap: str, *topics: str, partitions: int = 1) -> None:
+    """Create ``topics`` (replication 1) before anyone subscribes to them."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1)
+                         for t in topics])
+    admin.close()
+
+
 def _roundtrip(bootstrap: str, partitions: int = 3, per_key: int = 20) -> None:
     """Produce keyed messages with acks=all and read every one back, in order per key."""
     topic = f"smoke-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    admin.close()
+    _create_topics(bootstrap, topic, partitions=partitions)
     keys = [f"sensor-{i}" for i in range(5)]
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     for seq in range(per_key):
@@ -113,10 +119,7 @@ def test_flink_job_reads_kafka_and_writes_kafka(flink: Flink, kafka: Kafka) -> N
     # Both topics exist before anyone subscribes. Left to auto-creation, the output topic
     # was once created by the test's consumer itself (its metadata request), and its group
     # then read nothing within 120 s although the job had written there (a CI run).
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap)
-    admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1)
-                         for t in (topic, out_topic)])
-    admin.close()
+    _create_topics(kafka.bootstrap, topic, out_topic)
     producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
     readings = {f"r{i}": 20.0 + i * 10 for i in range(6)}  # 20 .. 70 °C
     for rid, temp in readings.items():
