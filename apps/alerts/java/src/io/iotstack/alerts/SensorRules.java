@@ -187,9 +187,9 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
 
     @Override
     public Row getValue(State s) {
+        boolean prev = s.stepApplied && s.stepHasPrev;
         return Row.join(
-                Row.of(s.stepApplied, s.stepApplied && s.stepHasPrev ? s.stepPrevTs : null,
-                        s.stepApplied && s.stepHasPrev ? s.stepPrevSite : null),
+                Row.of(s.stepApplied, prev ? s.stepPrevTs : null, prev ? s.stepPrevSite : null),
                 moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
                 moved(s.rt, s.stepMoves >> 4));
     }
