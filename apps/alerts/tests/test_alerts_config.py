@@ -109,3 +109,22 @@ def test_state_backend_sets_flinks_backend_and_incremental_checkpoints(
     conf = job_configuration(cfg).to_dict()
     assert conf["state.backend.type"] == backend
     assert conf["execution.checkpointing.incremental"] == incremental
+
+
+@pytest.mark.parametrize("value", [None, "hashmap"])
+def test_flink_reads_the_rocksdb_timer_cache_and_keeps_the_timers_in_rocksdb(
+    value: str | None,
+) -> None:
+    # Flink ignores a key it does not know: parse the job's configuration with the pinned
+    # Flink's own RocksDB priority-queue settings, as its RocksDB backend does.
+    from pyflink.java_gateway import get_gateway
+
+    from alerts.job import ROCKSDB_TIMER_CACHE, job_configuration
+
+    conf = job_configuration(load({} if value is None else {"STATE_BACKEND": value}))
+    rocksdb = get_gateway().jvm.org.apache.flink.state.rocksdb
+    parsed = rocksdb.RocksDBPriorityQueueConfig.fromOtherAndConfiguration(
+        rocksdb.RocksDBPriorityQueueConfig(), conf._j_configuration
+    )
+    assert parsed.getRocksDBPriorityQueueSetCacheSize() == ROCKSDB_TIMER_CACHE > 128
+    assert parsed.getPriorityQueueStateType().name() == "ROCKSDB"
