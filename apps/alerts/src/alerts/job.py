@@ -39,7 +39,7 @@ FUNCTIONS_JAR = PACKAGE_DIR / "alerts-functions.jar"
 # Timers cached on the heap per key group when the state is on RocksDB (Flink's
 # state.backend.rocksdb.timer-service.cache-size, default 128; the job has 128 key groups).
 # 4,096 holds every timer of 100,000 sensors (~300,000 in a heap histogram, ~2,350 per
-# key group), where the drain went from 37,312 to 41,726 readings/s on average
+# key group), where the drain went from 37,689 to 42,253 readings/s on average
 # (apps/alerts/README.md, "Benchmark"). The heap it may take is bounded: at most 4,096 x 128
 # timers per timer service, whatever the number of sensors. All timers on the heap
 # (state.backend.rocksdb.timer-service.factory: HEAP) were faster still, and unbounded.
