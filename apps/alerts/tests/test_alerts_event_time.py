@@ -45,7 +45,7 @@ def _send(kafka: Kafka, topic: str, *readings: tuple[str, int, int] | tuple[str,
           ) -> None:
     """(sensor, ts, seq[, site]) readings at 20 °C, in this order (site: plant-a)."""
     produce(kafka.bootstrap, topic,
-            [(r[0].encode(), reading(r[0], r[1], 20.0, r[2], *r[3:])) for r in readings])
+            [(s.encode(), reading(s, ts, 20.0, seq, *site)) for s, ts, seq, *site in readings])
 
 
 def test_a_reading_exactly_the_allowed_lateness_behind_counts_in_its_minute(
