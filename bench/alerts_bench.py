@@ -17,9 +17,9 @@ its TaskManager's memory and its checkpoints are its own; Kafka and Elasticsearc
   consumer drains it; the rate is the steady one between 10 % and 90 % of the backlog, from
   the record counters in the Flink REST API (refreshed every second by the harness's
   Flink), so job start-up and the tail are excluded (start-up is its own column). The job's
-  count is the ``read-records`` of the rules' per-reading stage: the job's first
-  ``OverAggregate`` vertex in plan order (the ``OVER`` window in arrival order that runs
-  ``SENSOR_RULES``); the run prints the vertex it read. If the job
+  count is the ``read-records`` of the rules' per-reading stage: the job's
+  ``ProcessTableFunction`` vertex (the process table function ``SENSOR_RULES``, in arrival
+  order); the run prints the vertex it read. If the job
   restarted during the drain (its counters start again from 0) or did not drain in time,
   the rate is the furthest attempt's, from 10 % of the backlog to its peak, marked ``*``.
   The baseline's count is its own.
@@ -90,10 +90,10 @@ from elasticsearch import ApiError, Elasticsearch, helpers  # noqa: E402
 from harness import flink as flink_mod  # noqa: E402
 from harness.procs import free_port, status_mib  # noqa: E402
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
-from pipeline_probes import over_aggregate_reads  # noqa: E402
+from pipeline_probes import rules_stage_reads  # noqa: E402
 
 HIGH = 80.0
-RULES_STAGES = 1  # alerts.sql_rules: one OVER window in arrival order (SENSOR_RULES)
+RULES_STAGES = 1  # alerts.sql_rules: one process table function (SENSOR_RULES)
 
 
 @dataclass
@@ -203,7 +203,7 @@ class LoadProducer(threading.Thread):
 # --- Flink REST -----------------------------------------------------------------------------
 
 def _short(name: str) -> str:
-    """A vertex's first operator, e.g. ``OverAggregate[7]``."""
+    """A vertex's first operator, e.g. ``ProcessTableFunction[7]``."""
     return name.split(" -> ", 1)[0]
 
 
@@ -217,12 +217,12 @@ def vertex_input(flink_get: Any, job_id: str, prefix: str) -> tuple[int, str]:
 
 def rules_input(flink_get: Any, job_id: str) -> tuple[int, list[str]]:
     """Readings through the SQL rules: the least read by any of their per-reading stages,
-    the job's first ``RULES_STAGES`` OverAggregate vertices (named ``OverAggregate[<id>]
-    -> ...``, in plan order; in the bench every reading is applied, so each sees all);
+    the job's first ``RULES_STAGES`` process table function vertices (named
+    ``ProcessTableFunction[<id>] -> ...``, in plan order; each sees every on-time reading);
     and those vertices' names."""
-    stages = over_aggregate_reads(flink_get(f"/jobs/{job_id}"))[:RULES_STAGES]
+    stages = rules_stage_reads(flink_get(f"/jobs/{job_id}"))[:RULES_STAGES]
     return (min((n for _, n in stages), default=0),
-            [f"OverAggregate[{i}]" for i, _ in stages])
+            [f"ProcessTableFunction[{i}]" for i, _ in stages])
 
 
 def source_metric(flink_get: Any, job_id: str, metric: str) -> float:
@@ -574,7 +574,7 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
     row.startup_s = (first_at or now) - submitted
     row.notes.append(
         f"readings/s from the least read-records of {', '.join(stages)} (the rules' "
-        f"per-reading OverAggregate stage{'s' if RULES_STAGES > 1 else ''}); the SQL "
+        f"per-reading stage{'s' if RULES_STAGES > 1 else ''}); the SQL "
         f"aggregate path ({sql_vertex}) "
         + (f"had all readings {sql_done - submitted:.1f} s after submission "
            f"({steady_rate(sql_samples, readings):,.0f}/s)"

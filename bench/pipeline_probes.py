@@ -45,12 +45,18 @@ class EndOffsets:
         self._consumer.close()
 
 
-def over_aggregate_reads(job: dict[str, Any]) -> list[tuple[int, int]]:
-    """``(id, read-records)`` of a job's ``OverAggregate[<id>] -> ...`` vertices (``job``: the
-    REST API's ``/jobs/<id>``), in plan order: alerts.sql_rules' per-reading stages first."""
+# The vertex of alerts.sql_rules' per-reading stage: the process table function SENSOR_RULES
+# (the job's only one), which every on-time valid reading enters.
+RULES_VERTEX = "ProcessTableFunction["
+
+
+def rules_stage_reads(job: dict[str, Any]) -> list[tuple[int, int]]:
+    """``(id, read-records)`` of a job's ``ProcessTableFunction[<id>] -> ...`` vertices
+    (``job``: the REST API's ``/jobs/<id>``), in plan order: alerts.sql_rules' per-reading
+    stage, ``SENSOR_RULES``."""
     return sorted(
         (int(v["name"].split("[", 1)[1].split("]", 1)[0]), int(v["metrics"]["read-records"]))
-        for v in job["vertices"] if v["name"].startswith("OverAggregate["))
+        for v in job["vertices"] if v["name"].startswith(RULES_VERTEX))
 
 
 class JobLag:
@@ -120,11 +126,11 @@ class JobLag:
         return total
 
     def rules_read(self) -> int:
-        """Records that entered the SQL rules: read by their first stage, the job's
-        lowest-numbered ``OverAggregate[<id>]`` vertex (alerts.sql_rules' ``rules_step``,
-        every on-time valid reading). It looked for a Python rules task, gone since the
-        rules moved to SQL, and so read 0."""
-        stages = over_aggregate_reads(http_json(f"{self.rest_url}/jobs/{self.job_id}"))
+        """Records that entered the SQL rules: read by their stage, the job's
+        ``ProcessTableFunction[<id>]`` vertex (alerts.sql_rules' ``SENSOR_RULES``, every
+        on-time valid reading). It looked for a Python rules task, gone since the rules
+        moved to SQL, and so read 0."""
+        stages = rules_stage_reads(http_json(f"{self.rest_url}/jobs/{self.job_id}"))
         return stages[0][1] if stages else 0
 
     def restarts(self) -> int:

@@ -77,7 +77,6 @@ ALERT_FIELDS = (
 _PROC = "PARTITION BY sensor_id ORDER BY proctime"
 # The threshold and rate rules (apps/alerts/java): the job's jar must be loaded (alerts.job).
 SENSOR_RULES_CLASS = "io.iotstack.alerts.SensorRules"
-SILENCE_TIMER_CLASS = "io.iotstack.alerts.SilenceTimer"
 
 
 def alert_value(rule: str, x: float) -> float:
@@ -178,32 +177,34 @@ def define_alerts(
     p = _params(defaults, overrides)
     sql = t_env.sql_query
     t_env.create_java_temporary_system_function("SENSOR_RULES", SENSOR_RULES_CLASS)
-    t_env.create_java_temporary_system_function("SILENCE_TIMER", SILENCE_TIMER_CLASS)
 
     def view(name: str, query: str) -> None:
         t_env.create_temporary_view(name, sql(query))
 
-    # One arrival-order stage: SENSOR_RULES (Java) applies each reading to the sensor's
-    # threshold and rate state and says what it did (applied or not, opens, resolves, the
-    # open episodes' start, value and site, the previous applied reading's ts).
-    view("rules_step", f"""
-        SELECT sensor_id, site, ts, rowtime, proctime,
-          {p['high']} AS high, {p['low']} AS low, {p['rate']} AS rate,
-          {p['silence_s']} AS silence_s, {p['silence_ms']} AS silence_ms,
-          SENSOR_RULES(ts, CAST(temperature_c AS DECIMAL(7, 2)), site, {p['high_c']},
-            {p['high_back_c']}, {p['low_c']}, {p['low_back_c']}, {p['rate_c']},
-            CAST({RATE_WINDOW_MS} AS BIGINT)) OVER ({_PROC}) AS r
+    # One arrival-order stage: SENSOR_RULES (Java, a process table function) applies each
+    # reading to the sensor's threshold, rate and silence state and emits a row only where an
+    # alert opens or resolves (a reading's row, or a silence timer's).
+    view("rules_input", f"""
+        SELECT sensor_id, ts, CAST(temperature_c AS DECIMAL(7, 2)) AS t2, site,
+          {p['high_c']} AS high_c, {p['high_back_c']} AS high_back_c, {p['low_c']} AS low_c,
+          {p['low_back_c']} AS low_back_c, {p['rate_c']} AS rate_c,
+          {p['silence_s']} AS silence_s, {p['silence_ms']} AS silence_ms
         FROM {on_time}""")
-    moves = ", ".join(f"r.{m}_{f} AS {m}_{f}" for m in ("hi", "lo", "rt")
-                      for f in ("open", "close", "at", "x", "site"))
-    view("rules_applied", f"""
-        SELECT sensor_id, site, ts, rowtime, proctime, high, low, rate, silence_s, silence_ms,
-          r.prev_ts AS prev_ts, r.prev_site AS prev_site, {moves}
-        FROM rules_step WHERE r.applied""")
-    view("rules_threshold", """
-        SELECT * FROM rules_applied
-        WHERE hi_open OR hi_close OR lo_open OR lo_close OR rt_open OR rt_close""")
-    threshold = _unnest("rules_threshold", [
+    view("rules_moves", f"""
+        SELECT *, {p['high']} AS high, {p['low']} AS low, {p['rate']} AS rate
+        FROM SENSOR_RULES(input => TABLE rules_input PARTITION BY sensor_id,
+          window_ms => CAST({RATE_WINDOW_MS} AS BIGINT),
+          lateness_ms => CAST({allowed_lateness_ms} AS BIGINT), uid => 'sensor-rules')""")
+    # Each row's events in the specification's order (alerts.rules.on_reading): the silence
+    # (open, unless the timer opened it; resolve), then high, low and rate. The silence's
+    # site is the reading's before it (sl_site), on both paths.
+    rule_events = _unnest("rules_moves", [
+        _event(SILENT, "warning", "CASE WHEN sl_open THEN 'open' END", "silence_s",
+               "silence_s", "sl_last + silence_ms", "NULL", "sl_last + silence_ms",
+               last_ts="sl_last", site="sl_site"),
+        _event(SILENT, "warning", "CASE WHEN sl_close THEN 'resolved' END", "silence_s",
+               "silence_s", "sl_last + silence_ms", "ts", "ts", last_ts="sl_last",
+               site="sl_site"),
         _event(HIGH, "critical",
                "CASE WHEN hi_open THEN 'open' WHEN hi_close THEN 'resolved' END", "hi_x",
                "high", "hi_at", "CASE WHEN hi_close THEN ts END", "ts", site="hi_site"),
@@ -215,38 +216,6 @@ def define_alerts(
                "rate", "rt_at", "CASE WHEN rt_close THEN ts END", "ts", site="rt_site"),
     ])
 
-    # Silence, path 1: the gap between two consecutive applied readings is strictly more
-    # than the silence: the episode opens at prev + silence and resolves at the new reading.
-    # Its site is the previous reading's, as the timer's (path 2) is.
-    gaps = "(SELECT * FROM rules_applied WHERE ts - prev_ts > silence_ms)"
-    view("rules_silence_gap", _unnest(gaps, [
-        _event(SILENT, "warning", "'open'", "silence_s", "silence_s", "prev_ts + silence_ms",
-               "NULL", "prev_ts + silence_ms", last_ts="prev_ts", site="prev_site"),
-        _event(SILENT, "warning", "'resolved'", "silence_s", "silence_s",
-               "prev_ts + silence_ms", "ts", "ts", last_ts="prev_ts", site="prev_site"),
-    ]))
-    # Silence, path 2: SILENCE_TIMER (Java, a process table function with one event-time
-    # timer per sensor) emits the last applied reading once the watermark reaches last +
-    # silence + lateness + 1 with no newer one.
-    view("rules_silence_input",
-         "SELECT sensor_id, ts, site, silence_s, silence_ms FROM rules_applied")
-    view("rules_silence_timer", _unnest(f"""(
-        SELECT sensor_id, last_ts, site, silence_s, silence_ms
-        FROM SILENCE_TIMER(input => TABLE rules_silence_input PARTITION BY sensor_id,
-          lateness_ms => CAST({allowed_lateness_ms} AS BIGINT), uid => 'rules-silence-timer'))
-        """, [
-        _event(SILENT, "warning", "'open'", "silence_s", "silence_s",
-               "last_ts + silence_ms", "NULL", "last_ts + silence_ms", last_ts="last_ts")]))
-    # The same open from both paths: the first one seen is kept (the resolve always passes).
-    columns = ", ".join(f"`{c}`" for c in EVENT_COLUMNS)
-    view("rules_silence", f"""
-        SELECT sensor_id, {columns} FROM (
-          SELECT *, SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END) OVER (
-            PARTITION BY sensor_id, started_at ORDER BY proctime) AS opens
-          FROM (SELECT *, PROCTIME() AS proctime FROM (
-            SELECT * FROM rules_silence_gap UNION ALL SELECT * FROM rules_silence_timer)))
-        WHERE status = 'resolved' OR opens = 1""")
-
     # Only the events cross to Python, for value and message. A DataStream boundary keeps
     # the planner from pushing the Python functions into each branch (one Python operator).
     # to_data_stream plans the query now: with the job-wide late firing (the aggregates'
@@ -257,8 +226,7 @@ def define_alerts(
     for key in _LATE_FIRE:
         config.set(key, "false")
     try:
-        events = t_env.from_data_stream(t_env.to_data_stream(sql(
-            f"{threshold} UNION ALL SELECT * FROM rules_silence")))
+        events = t_env.from_data_stream(t_env.to_data_stream(sql(rule_events)))
     finally:
         for key, value in saved.items():
             if value is not None:

@@ -2,21 +2,28 @@ package io.iotstack.alerts;
 
 import java.math.BigDecimal;
 import java.util.Arrays;
+import org.apache.flink.table.annotation.ArgumentHint;
+import org.apache.flink.table.annotation.ArgumentTrait;
 import org.apache.flink.table.annotation.DataTypeHint;
-import org.apache.flink.table.annotation.FunctionHint;
-import org.apache.flink.table.functions.AggregateFunction;
+import org.apache.flink.table.annotation.StateHint;
+import org.apache.flink.table.functions.ProcessTableFunction;
 import org.apache.flink.types.Row;
 
 /**
- * The threshold and rate rules of one sensor, applied reading by reading in arrival order.
+ * The rules of one sensor, applied reading by reading in arrival order: threshold, rate and
+ * silence, in one process table function (Flink's PTF) with one state value per sensor.
  *
- * <p>Used as {@code SENSOR_RULES(ts, t2, site, high_c, high_back_c, low_c, low_back_c, rate_c,
- * 60000) OVER (PARTITION BY sensor_id ORDER BY proctime)} (alerts.sql_rules): one stage and one
- * state read and write per reading, where the same rules as a chain of SQL {@code OVER} windows
- * took five stages (each behind its own exchange, each with its own state). The result says
- * what this reading did; SQL turns it into alert events, and runs the silence rule's timer.
+ * <p>Called from SQL (alerts.sql_rules) as {@code SENSOR_RULES(input => TABLE rules_input
+ * PARTITION BY sensor_id, window_ms => 60000, lateness_ms => ...)}, where {@code rules_input}
+ * has the columns {@code ts, t2, site, high_c, high_back_c, low_c, low_back_c, rate_c,
+ * silence_s, silence_ms} of each on-time reading. It emits a row only where an alert opens or
+ * resolves (a reading's row, or a silence timer's), so a normal reading leaves the function
+ * without output; SQL turns each row into alert events. One stage, one exchange and one state
+ * read and write per reading, where the rules took an {@code OVER} aggregate and a second PTF
+ * for the silence timer (two exchanges, two state values), and before that five {@code OVER}
+ * stages.
  *
- * <p>Semantics (the executable specification is {@code alerts.rules.on_reading}):
+ * <p>Semantics (the executable specification is {@code alerts.rules}):
  *
  * <ul>
  *   <li>A reading is <em>applied</em> if its {@code ts} is newer than every earlier reading of
@@ -35,33 +42,40 @@ import org.apache.flink.types.Row;
  *       window_ms, ts]} (both ends inclusive), kept as two monotonic queues of candidates
  *       ({@code alerts.rules._slide}). Open iff spread > rate; opens and resolves where that
  *       changes.
+ *   <li>silence: a gap of strictly more than {@code silence_ms} between two consecutive applied
+ *       readings. It is certain either when the next applied reading shows the gap (the
+ *       reading's row: {@code sl_open} unless the timer already opened it, and {@code
+ *       sl_close}), or when the watermark reaches {@code deadline = last + silence_ms +
+ *       lateness_ms + 1} with no newer applied reading ({@code alerts.rules.silence_timer_at}:
+ *       a reading that could still end the silence has {@code ts <= last + silence_ms} and is
+ *       on time only while {@code watermark <= ts + lateness_ms}); then the timer's row ({@code
+ *       timer}, {@code sl_open}). Both give the same open event, and only the first is
+ *       emitted. {@code sl_last} and {@code sl_site} are the reading before the silence.
  * </ul>
  *
- * <p>The accumulator ({@link State}) is a {@code RAW} type written field by field by {@link
- * SensorRulesStateSerializer}: as a structured type it was converted to and from Flink's
- * internal rows at every reading, and RocksDB serialized those rows again.
+ * <p>Timers: one per sensor at most. A reading registers one at its deadline only if none is
+ * pending; a timer that fires before the deadline of the sensor's newest reading moves to it.
+ * No {@code on_time} argument: with one, the PTF drops every row behind the watermark, and an
+ * on-time reading may be (by up to the allowed lateness); the timers still fire on the input's
+ * watermark.
+ *
+ * <p>State: {@link Memory}, one {@code RAW} value written field by field by {@link
+ * SensorRulesStateSerializer} (as a structured type it was converted to and from Flink's
+ * internal rows at every reading, and RocksDB serialized those rows again). It expires after
+ * Flink's {@code table.exec.state.ttl} (the job's {@code STATE_TTL_S}) without access; a
+ * timer that then fires finds no state and emits nothing.
  */
-@FunctionHint(
-        input = {
-            @DataTypeHint("BIGINT"), @DataTypeHint("DECIMAL(7, 2)"), @DataTypeHint("STRING"),
-            @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT"),
-            @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT"), @DataTypeHint("BIGINT")
-        },
-        accumulator =
-                @DataTypeHint(
-                        value = "RAW",
-                        bridgedTo = SensorRules.State.class,
-                        rawSerializer = SensorRulesStateSerializer.class),
-        output =
-                @DataTypeHint(
-                        "ROW<applied BOOLEAN, prev_ts BIGINT, prev_site STRING,"
-                                + " hi_open BOOLEAN, hi_close BOOLEAN, hi_at BIGINT,"
-                                + " hi_x DECIMAL(7, 2), hi_site STRING,"
-                                + " lo_open BOOLEAN, lo_close BOOLEAN, lo_at BIGINT,"
-                                + " lo_x DECIMAL(7, 2), lo_site STRING,"
-                                + " rt_open BOOLEAN, rt_close BOOLEAN, rt_at BIGINT,"
-                                + " rt_x DECIMAL(8, 2), rt_site STRING>"))
-public final class SensorRules extends AggregateFunction<Row, SensorRules.State> {
+@DataTypeHint(
+        "ROW<timer BOOLEAN, ts BIGINT,"
+                + " sl_open BOOLEAN, sl_close BOOLEAN, sl_last BIGINT, sl_site STRING,"
+                + " silence_s DOUBLE, silence_ms BIGINT,"
+                + " hi_open BOOLEAN, hi_close BOOLEAN, hi_at BIGINT,"
+                + " hi_x DECIMAL(7, 2), hi_site STRING,"
+                + " lo_open BOOLEAN, lo_close BOOLEAN, lo_at BIGINT,"
+                + " lo_x DECIMAL(7, 2), lo_site STRING,"
+                + " rt_open BOOLEAN, rt_close BOOLEAN, rt_at BIGINT,"
+                + " rt_x DECIMAL(8, 2), rt_site STRING>")
+public final class SensorRules extends ProcessTableFunction<Row> {
 
     /** No decisive reading yet (high, low) or no applied reading yet (rate). */
     static final int UNDECIDED = -1;
@@ -110,6 +124,15 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         public long[] maxV = new long[0];
         public long[] minTs = new long[0];
         public long[] minV = new long[0];
+        /** The newest applied reading's silence setting, as it arrived. */
+        public double silenceS;
+        public long silenceMs;
+        /** When the silence after the newest applied reading becomes certain. */
+        public long deadline;
+        /** A timer is registered (at this deadline or an earlier one). */
+        public boolean timerPending;
+        /** The timer opened the silence after the newest applied reading. */
+        public boolean silenceOpened;
         /** The last reading: applied or not, the applied reading before it, its moves. */
         public boolean stepApplied;
         public long stepPrevTs;
@@ -119,13 +142,89 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         public int stepMoves;
     }
 
-    @Override
-    public State createAccumulator() {
-        return new State();
+    /** The state entry: a structured type whose one field is the {@code RAW} {@link State}. */
+    public static final class Memory {
+        @DataTypeHint(
+                value = "RAW",
+                bridgedTo = State.class,
+                rawSerializer = SensorRulesStateSerializer.class)
+        public State state;
     }
 
-    /** Applies one reading (a NULL argument: not applied, nothing changes). */
-    public void accumulate(
+    /** Applies one reading; emits a row if an alert opens or resolves. */
+    public void eval(
+            Context ctx,
+            @StateHint Memory memory,
+            @ArgumentHint(name = "input", value = {ArgumentTrait.SET_SEMANTIC_TABLE}) Row input,
+            @ArgumentHint(name = "window_ms") Long windowMs,
+            @ArgumentHint(name = "lateness_ms") Long latenessMs) {
+        Long ts = input.getFieldAs("ts");
+        Long silenceMs = input.getFieldAs("silence_ms");
+        Double silenceS = input.getFieldAs("silence_s");
+        if (ts == null || silenceMs == null || silenceS == null || windowMs == null
+                || latenessMs == null) {
+            return;
+        }
+        if (memory.state == null) {
+            memory.state = new State();
+        }
+        State s = memory.state;
+        apply(s, ts, input.getFieldAs("t2"), input.getFieldAs("site"),
+                input.getFieldAs("high_c"), input.getFieldAs("high_back_c"),
+                input.getFieldAs("low_c"), input.getFieldAs("low_back_c"),
+                input.getFieldAs("rate_c"), windowMs);
+        if (!s.stepApplied) {
+            return;
+        }
+        boolean gap = s.stepHasPrev && ts - s.stepPrevTs > silenceMs;
+        boolean openedByTimer = s.silenceOpened;
+        s.silenceOpened = false;
+        s.silenceS = silenceS;
+        s.silenceMs = silenceMs;
+        s.deadline = ts + silenceMs + latenessMs + 1;
+        if (!s.timerPending) {
+            ctx.timeContext(Long.class).registerOnTime(s.deadline);
+            s.timerPending = true;
+        }
+        if (gap || s.stepMoves != 0) {
+            collect(Row.join(
+                    Row.of(false, ts, gap && !openedByTimer, gap,
+                            gap ? s.stepPrevTs : null, gap ? s.stepPrevSite : null,
+                            silenceS, silenceMs),
+                    moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
+                    moved(s.rt, s.stepMoves >> 4)));
+        }
+    }
+
+    /** The watermark reached a timer: open the silence, or wait for the newest deadline. */
+    public void onTimer(OnTimerContext ctx, Memory memory) {
+        State s = memory.state;
+        if (s == null || !s.timerPending) {
+            return; // expired state: the sensor is forgotten
+        }
+        // The watermark is at least the timer's time and at least what the timer service
+        // reports (a timer registered at or before the latter is ignored, so the moved timer
+        // must be later than both).
+        TimeContext<Long> time = ctx.timeContext(Long.class);
+        Long fired = time.time();
+        Long watermark = time.currentWatermark();
+        long now = Math.max(fired == null ? Long.MIN_VALUE : fired,
+                watermark == null ? Long.MIN_VALUE : watermark);
+        s.timerPending = false;
+        if (now < s.deadline) {
+            time.registerOnTime(s.deadline);
+            s.timerPending = true;
+        } else if (!s.silenceOpened) {
+            s.silenceOpened = true;
+            collect(Row.join(
+                    Row.of(true, s.newestTs, true, false, s.newestTs, s.newestSite, s.silenceS,
+                            s.silenceMs),
+                    moved(s.hi, 0), moved(s.lo, 0), moved(s.rt, 0)));
+        }
+    }
+
+    /** Applies one reading to the rules (a NULL argument: not applied, nothing changes). */
+    static void apply(
             State s, Long ts, BigDecimal t2, String site, Long highC, Long highBackC, Long lowC,
             Long lowBackC, Long rateC, Long windowMs) {
         s.stepMoves = 0;
@@ -183,15 +282,6 @@ public final class SensorRules extends AggregateFunction<Row, SensorRules.State>
         newTimes[end - start] = ts;
         newValues[end - start] = value;
         return new long[][] {newTimes, newValues};
-    }
-
-    @Override
-    public Row getValue(State s) {
-        boolean prev = s.stepApplied && s.stepHasPrev;
-        return Row.join(
-                Row.of(s.stepApplied, prev ? s.stepPrevTs : null, prev ? s.stepPrevSite : null),
-                moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
-                moved(s.rt, s.stepMoves >> 4));
     }
 
     /** {@code <rule>_open, _close, _at, _x, _site} of one rule ({@code moves}: its 2 bits). */

@@ -9,12 +9,12 @@ import org.apache.flink.core.memory.DataOutputView;
 import org.apache.flink.types.StringValue;
 
 /**
- * The state of one sensor's rules ({@link SensorRules.State}, the aggregate's {@code RAW}
- * accumulator), written field by field: in RocksDB at every reading, in checkpoints and
- * savepoints.
+ * The state of one sensor's rules ({@link SensorRules.State}, the {@code RAW} field of the
+ * process table function's state entry), written field by field: in RocksDB at every reading,
+ * in checkpoints and savepoints.
  *
- * <p>The last reading's result ({@code step*}) is not state: each {@code accumulate} sets it
- * and the {@code getValue} right after reads it, so it is neither written nor copied. A change
+ * <p>The last reading's result ({@code step*}) is not state: each {@code eval} sets it and
+ * reads it, so it is neither written nor copied. A change
  * of this format is a change of the state's format: state written before it cannot be read
  * (apps/alerts/README.md, "Upgrade note").
  */
@@ -48,6 +48,11 @@ public final class SensorRulesStateSerializer extends TypeSerializerSingleton<Se
         to.maxV = from.maxV.clone();
         to.minTs = from.minTs.clone();
         to.minV = from.minV.clone();
+        to.silenceS = from.silenceS;
+        to.silenceMs = from.silenceMs;
+        to.deadline = from.deadline;
+        to.timerPending = from.timerPending;
+        to.silenceOpened = from.silenceOpened;
         return to;
     }
 
@@ -78,6 +83,11 @@ public final class SensorRulesStateSerializer extends TypeSerializerSingleton<Se
         writeEpisode(s.rt, out);
         writeQueue(s.maxTs, s.maxV, out);
         writeQueue(s.minTs, s.minV, out);
+        out.writeDouble(s.silenceS);
+        out.writeLong(s.silenceMs);
+        out.writeLong(s.deadline);
+        out.writeBoolean(s.timerPending);
+        out.writeBoolean(s.silenceOpened);
     }
 
     private static void writeEpisode(SensorRules.Episode e, DataOutputView out)
@@ -112,6 +122,11 @@ public final class SensorRulesStateSerializer extends TypeSerializerSingleton<Se
         long[][] min = readQueue(in);
         s.minTs = min[0];
         s.minV = min[1];
+        s.silenceS = in.readDouble();
+        s.silenceMs = in.readLong();
+        s.deadline = in.readLong();
+        s.timerPending = in.readBoolean();
+        s.silenceOpened = in.readBoolean();
         return s;
     }
 
