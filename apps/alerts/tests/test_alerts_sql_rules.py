@@ -5,7 +5,7 @@ readings, silences, per-sensor overrides) run through :func:`define_alerts` on F
 local mini-cluster in this process, the same runtime the job uses) and through
 :func:`alerts.rules.on_reading`; the events must be the same records, in the same order
 per alert. The watermark here lags a day behind, so no reading is behind it and the
-silence timers (SILENCE_TIMER) fire only when the input ends (the watermark then jumps to
+silence timers (in SENSOR_RULES) fire only when the input ends (the watermark then jumps to
 the end of time): each sensor's last silence opens there, as the Python timer would.
 """
 
