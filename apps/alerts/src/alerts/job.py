@@ -192,9 +192,10 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         # STATE_BACKEND (default rocksdb): RocksDB (bundled in flink-dist, off the JVM heap,
         # in managed memory and on local disk) with incremental checkpoints, which write
         # only the files changed since the last one; or the heap (hashmap), about twice
-        # as fast at 1,000 sensors (apps/alerts/README.md, "Benchmark"), every checkpoint
-        # a full copy, and the state must fit the TaskManager's heap (an earlier version's
-        # state of 100,000 sensors did not: OutOfMemoryError, restarts).
+        # as fast at 1,000 sensors but slower at 100,000 (apps/alerts/README.md,
+        # "Benchmark"), every checkpoint a full copy, and the state must fit the
+        # TaskManager's heap (an earlier version's state of 100,000 sensors did not:
+        # OutOfMemoryError, restarts).
         "state.backend.type": cfg.state_backend,
         "execution.checkpointing.incremental": str(cfg.state_backend == "rocksdb").lower(),
         # On RocksDB the timers live in RocksDB too, behind a cache of the earliest ones per
