@@ -72,8 +72,7 @@ ALERT_FIELDS = (
     "alert_id", "sensor_id", "site", "rule", "severity", "status", "value", "threshold",
     "started_at", "resolved_at", "updated_at", "message",
 )
-_PROC = "PARTITION BY sensor_id ORDER BY proctime"
-# The threshold and rate rules (apps/alerts/java): the job's jar must be loaded (alerts.job).
+# The rules (apps/alerts/java): the job's jar must be loaded (alerts.job).
 SENSOR_RULES_CLASS = "io.iotstack.alerts.SensorRules"
 
 
@@ -214,8 +213,9 @@ def define_alerts(
                "rate", "rt_at", "CASE WHEN rt_close THEN ts END", "ts", site="rt_site"),
     ])
 
-    # Only the events cross to Python, for value and message. A DataStream boundary keeps
-    # the planner from pushing the Python functions into each branch (one Python operator).
+    # Only the events cross to Python, for value and message, behind a DataStream boundary
+    # (it kept the planner from pushing the Python functions into each branch while the
+    # rules had two; with one branch left, the job without it has not been measured).
     events = t_env.from_data_stream(t_env.to_data_stream(sql(rule_events)))
     t_env.create_temporary_view("rules_events", events)
     register_formatters(t_env)
