@@ -420,3 +420,17 @@ def test_the_parsers_number_limit_applies_to_fields_outside_the_contract_too(
         (good[:-1] + ', "extra": {"v": -1' + "0" * 1000 + "}}", "not JSON"),
     ]
     assert reasons(t_env, [p for p, _ in cases]) == [want for _, want in cases]
+
+
+def test_check_reading_runs_once_however_many_of_its_fields_a_query_reads(
+    t_env: TableEnvironment,
+) -> None:
+    """CHECK_READING is declared non-deterministic, so the planner does not merge the
+    projection that computes it into one that reads several of its fields (which would
+    call it once per field): one call in the optimized plan of a query reading all six."""
+    call = validation.check_reading_sql("payload", None, 0)
+    fields = ", ".join(f"c.{name}" for name in validation.CHECKED_FIELDS)
+    plan = t_env.explain_sql(
+        f"SELECT {fields} FROM (SELECT {call} AS c FROM (VALUES ('{{}}')) AS t(payload))"
+    ).split("== Optimized Execution Plan ==")[1]
+    assert plan.count("CHECK_READING(") == 1, plan
