@@ -63,7 +63,7 @@ class JobLag:
     """The alerts job's backlog, from Flink's REST metrics.
 
     Two parts: ``pending`` is the Kafka lag, the largest ``pendingRecords`` of the job's
-    Kafka sources (one since the validation's DataStream boundary; the Python-rules job read
+    Kafka sources (one since the validation's move to the JVM; the Python-rules job read
     the topic twice); ``in_flight`` is what left one task and has not yet entered the next
     (the sum over the job's edges of upstream ``write-records`` minus downstream
     ``read-records``), i.e. records queued in Flink's network buffers, where a backlog also

@@ -42,9 +42,8 @@ EVENT_TIME = validation.event_time_ms_sql()
 
 def variants() -> dict[str, str]:
     """name -> the expression counted per row (NULL = valid), over the column ``payload``.
-    Each field of ``CHECK_READING`` read in the same query is a call of its own (the planner
-    inlines it), so the variants read its reason only, once (the job materializes the whole
-    row once, behind a DataStream boundary: alerts.pipeline.validated_once)."""
+    The variants read ``CHECK_READING``'s reason only, once (the job computes the whole row
+    once per message, in the projection its outputs share: alerts.pipeline)."""
     return {
         "generate only": "CASE WHEN CHAR_LENGTH(payload) > 0 THEN NULL ELSE 'x' END",
         "event time": f"CASE WHEN {EVENT_TIME} > 0 THEN CAST(NULL AS STRING) ELSE 'x' END",

@@ -227,3 +227,31 @@ def test_a_state_that_cannot_be_restored_is_reported_and_the_job_runs_without_it
         assert flink.job_state(job_id) == "RUNNING"
     finally:
         flink.cancel(job_id)
+
+
+def test_the_plan_reads_and_checks_each_message_once() -> None:
+    """The job's optimized plan (alerts.job.define_job, the settings' defaults): one Kafka
+    scan that every output reads, one CHECK_READING call in the projection they share, the
+    event-time column in the scan's watermark and that projection (its two computations,
+    validation's docstring), and one PythonCalc (the alert events' value and message)."""
+    from pyflink.datastream import StreamExecutionEnvironment
+    from pyflink.table import StreamTableEnvironment
+
+    from alerts import job
+    from alerts_helpers import functions_jar
+    from harness import artifacts
+
+    cfg = load({"READINGS_TOPIC": "readings"})
+    env = StreamExecutionEnvironment.get_execution_environment(job.job_configuration(cfg))
+    env.add_jars(functions_jar().as_uri(),
+                 *[jar.as_uri() for jar in artifacts.resolve("flink-connectors").glob("*.jar")])
+    t_env = StreamTableEnvironment.create(env)
+    for key, value in job.job_configuration(cfg).to_dict().items():
+        t_env.get_config().set(key, value)
+    plan = job.define_job(t_env, cfg).explain().split("== Optimized Execution Plan ==")[1]
+    assert plan.count("TableSourceScan(") == 1, plan
+    assert plan.count("CHECK_READING(") == 1, plan
+    assert plan.count("READING_EVENT_TIME(") == 2, plan
+    assert plan.count("PythonCalc(") == 1 and plan.count("alert_message(") == 1, plan
+    for sink in ("kafka_dead_letters", "kafka_late", "kafka_aggregates", "kafka_alerts"):
+        assert plan.count(f"Sink(table=[default_catalog.default_database.{sink}]") == 1, plan

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
-from pyflink.table import StreamTableEnvironment, Table
+from pyflink.table import StatementSet, StreamTableEnvironment, Table
 
 from alerts import config as cfg_mod
 from alerts.pipeline import define_pipeline
@@ -255,6 +255,12 @@ def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
     t_env = StreamTableEnvironment.create(env)
     for key, value in job_configuration(cfg).to_dict().items():
         t_env.get_config().set(key, value)
+    define_job(t_env, cfg).attach_as_datastream()
+    return env
+
+
+def define_job(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> StatementSet:
+    """The job's tables, pipeline and inserts on ``t_env`` (the functions jar loaded)."""
     create_tables(t_env, cfg)
     outputs = define_pipeline(
         t_env,
@@ -270,8 +276,7 @@ def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
     statements.add_insert("kafka_late", outputs.late)
     statements.add_insert("kafka_aggregates", aggregates_with_doc_id(t_env, outputs.aggregates))
     statements.add_insert("kafka_alerts", outputs.alerts)
-    statements.attach_as_datastream()
-    return env
+    return statements
 
 
 def main() -> int:

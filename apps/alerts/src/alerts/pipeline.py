@@ -6,7 +6,7 @@ attribute ``rowtime`` (with a watermark) and a processing-time attribute ``proct
 job feeds it from Kafka (:mod:`alerts.job`); a test can feed it from an in-memory collection.
 Everything is Flink SQL, with the job's Java functions (``apps/alerts/java``):
 
-* validation (:mod:`alerts.validation`: the Java ``CHECK_READING``, one parse per message)
+* validation (:mod:`alerts.validation`: the Java ``CHECK_READING``, one call per message)
   -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
   silently: they go to their own topic, and the sink's record count is the late count);
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment, Table
+from pyflink.table import StreamTableEnvironment, Table
 
 from alerts import sql_rules, validation
 from alerts.config import Rules
@@ -48,32 +48,6 @@ class Outputs:
     late: Table
 
 
-def validated_once(t_env: StreamTableEnvironment, checked: Table, name: str = "checked") -> Table:
-    """``checked`` computed once per message, as a table with the same event time.
-
-    Every output reads the validated readings. Left as one SQL view, the planner inlines the
-    ``CHECK_READING`` call into every use of one of its fields, in every branch (a parse of
-    the message each), and each Table -> DataStream conversion plans its own Kafka source.
-    A DataStream boundary stops both: the source and the check run once per message.
-    ``rowtime`` comes back as the event-time attribute (the records' timestamps) with the
-    source's own watermarks (``SOURCE_WATERMARK()``), so lateness is unchanged.
-    """
-    once = t_env.from_data_stream(
-        t_env.to_data_stream(checked),
-        Schema.new_builder()
-        .column_by_metadata("event_time", DataTypes.TIMESTAMP_LTZ(3), "rowtime")
-        .column_by_expression("proctime", "PROCTIME()")
-        .watermark("event_time", "SOURCE_WATERMARK()")
-        .build(),
-    )
-    t_env.create_temporary_view(f"{name}_once", once)
-    names = [n for n in checked.get_resolved_schema().get_column_names() if n != "rowtime"]
-    return t_env.sql_query(
-        f"SELECT {', '.join(f'`{n}`' for n in names)}, event_time AS rowtime, proctime "
-        f"FROM {name}_once"
-    )
-
-
 def define_pipeline(
     t_env: StreamTableEnvironment,
     readings: Table,
@@ -87,12 +61,14 @@ def define_pipeline(
     """Build the alerts, aggregates, dead letters and late readings from raw ``readings``."""
     t_env.create_temporary_view("raw_readings", readings)
     validation.register_functions(t_env)
-    # Each message parsed and checked once (CHECK_READING, a ROW), behind a DataStream
-    # boundary: in one query the planner copies the call into every use of its fields.
-    t_env.create_temporary_view("checked", validated_once(t_env, t_env.sql_query(f"""
-        SELECT msg_key, payload, rowtime,
+    # Each message parsed and checked once: CHECK_READING (a ROW) is computed in the one
+    # projection every output reads. It is declared non-deterministic, so the planner never
+    # merges that projection into a later one that reads several of its fields (Flink's
+    # FlinkProjectMergeRule / FlinkCalcMergeRule), which would call it once per field.
+    t_env.create_temporary_view("checked", t_env.sql_query(f"""
+        SELECT msg_key, payload, rowtime, proctime,
           {validation.check_reading_sql("payload", "record_time", max_ts_ahead_ms)} AS c
-        FROM raw_readings""")))
+        FROM raw_readings"""))
     dead_letters = t_env.sql_query(f"""
         SELECT msg_key, c.reason AS reason, {validation.payload_columns_sql()},
           '{source_topic}' AS source_topic,
