@@ -234,20 +234,14 @@ def test_the_plan_reads_and_checks_each_message_once() -> None:
     scan that every output reads, one CHECK_READING call in the projection they share, the
     event-time column in the scan's watermark and that projection (its two computations,
     validation's docstring), and one PythonCalc (the alert events' value and message)."""
-    from pyflink.datastream import StreamExecutionEnvironment
-    from pyflink.table import StreamTableEnvironment
-
     from alerts import job
     from alerts_helpers import functions_jar
     from harness import artifacts
 
     cfg = load({"READINGS_TOPIC": "readings"})
-    env = StreamExecutionEnvironment.get_execution_environment(job.job_configuration(cfg))
-    env.add_jars(functions_jar().as_uri(),
-                 *[jar.as_uri() for jar in artifacts.resolve("flink-connectors").glob("*.jar")])
-    t_env = StreamTableEnvironment.create(env)
-    for key, value in job.job_configuration(cfg).to_dict().items():
-        t_env.get_config().set(key, value)
+    _, t_env = job.environments(
+        cfg, functions_jar().as_uri(),
+        *[jar.as_uri() for jar in artifacts.resolve("flink-connectors").glob("*.jar")])
     plan = job.define_job(t_env, cfg).explain().split("== Optimized Execution Plan ==")[1]
     assert plan.count("TableSourceScan(") == 1, plan
     assert plan.count("CHECK_READING(") == 1, plan

@@ -247,14 +247,24 @@ def _package_zip() -> Path:
     return target
 
 
+def environments(
+    cfg: cfg_mod.Config, *jars: str
+) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """A new stream environment with the job's configuration and ``jars`` (URIs: loaded
+    for planning and shipped with the job), and its table environment configured alike."""
+    conf = job_configuration(cfg)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    env.add_jars(*jars)
+    t_env = StreamTableEnvironment.create(env)
+    for key, value in conf.to_dict().items():
+        t_env.get_config().set(key, value)
+    return env, t_env
+
+
 def build(cfg: cfg_mod.Config) -> StreamExecutionEnvironment:
     """Define the whole job on a new environment; the caller executes it."""
-    env = StreamExecutionEnvironment.get_execution_environment(job_configuration(cfg))
+    env, t_env = environments(cfg, functions_jar().as_uri())
     env.add_python_file(str(_package_zip()))  # ship the alerts package to the Python workers
-    env.add_jars(functions_jar().as_uri())  # loaded here (planning) and shipped with the job
-    t_env = StreamTableEnvironment.create(env)
-    for key, value in job_configuration(cfg).to_dict().items():
-        t_env.get_config().set(key, value)
     define_job(t_env, cfg).attach_as_datastream()
     return env
 
