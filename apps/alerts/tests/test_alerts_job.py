@@ -233,7 +233,9 @@ def test_the_plan_reads_and_checks_each_message_once() -> None:
     """The job's optimized plan (alerts.job.define_job, the settings' defaults): one Kafka
     scan that every output reads, one CHECK_READING call in the projection they share, the
     event-time column in the scan's watermark and that projection (its two computations,
-    validation's docstring), and one PythonCalc (the alert events' value and message)."""
+    validation's docstring), one PythonCalc (the alert events' value and message), and one
+    keyed stage, SENSOR_RULES, behind the one hash exchange: the rules and the minute
+    aggregates (no window operator)."""
     from alerts import job
     from alerts_helpers import functions_jar
     from harness import artifacts
@@ -247,5 +249,8 @@ def test_the_plan_reads_and_checks_each_message_once() -> None:
     assert plan.count("CHECK_READING(") == 1, plan
     assert plan.count("READING_EVENT_TIME(") == 2, plan
     assert plan.count("PythonCalc(") == 1 and plan.count("alert_message(") == 1, plan
+    assert plan.count("ProcessTableFunction(") == 1 and plan.count("SENSOR_RULES(") == 1, plan
+    assert plan.count("Exchange(distribution=[hash[sensor_id]])") == 1, plan
+    assert "GroupWindowAggregate" not in plan and "WindowAggregate" not in plan, plan
     for sink in ("kafka_dead_letters", "kafka_late", "kafka_aggregates", "kafka_alerts"):
         assert plan.count(f"Sink(table=[default_catalog.default_database.{sink}]") == 1, plan

@@ -87,15 +87,13 @@ def test_the_job_refuses_to_start_without_its_java_functions(
 
 
 def test_the_built_jar_holds_the_rules_and_validation_functions() -> None:
-    from alerts.pipeline import MINUTE_STATS_CLASS
     from alerts.sql_rules import SENSOR_RULES_CLASS
     from alerts.validation import CHECK_READING_CLASS, EVENT_TIME_CLASS
     from alerts_helpers import functions_jar
 
     with zipfile.ZipFile(functions_jar()) as jar:
         names = set(jar.namelist())
-    for java_class in (SENSOR_RULES_CLASS, MINUTE_STATS_CLASS, CHECK_READING_CLASS,
-                       EVENT_TIME_CLASS):
+    for java_class in (SENSOR_RULES_CLASS, CHECK_READING_CLASS, EVENT_TIME_CLASS):
         assert java_class.replace(".", "/") + ".class" in names
 
 

@@ -1,7 +1,7 @@
 """The SQL rules (alerts.sql_rules) against the executable specification (alerts.rules).
 
 Random reading sequences (flapping around the thresholds, jumps, duplicates, out-of-order
-readings, silences, per-sensor overrides) run through :func:`define_alerts` on Flink (a
+readings, silences, per-sensor overrides) run through :func:`define_alerts_and_minutes` on Flink (a
 local mini-cluster in this process, the same runtime the job uses) and through
 :func:`alerts.rules.on_reading`; the events must be the same records, in the same order
 per alert. The watermark here lags a day behind, so no reading is behind it and the
@@ -100,8 +100,9 @@ def expected(readings: list[ReadingRow]) -> dict[str, list[dict[str, Any]]]:
 
 
 def define(readings: list[ReadingRow], state_backend: str = "hashmap") -> tuple[
-        StreamTableEnvironment, Table]:
-    """define_alerts on a local Flink fed ``readings``: its table environment and events."""
+        StreamTableEnvironment, Table, Table]:
+    """define_alerts_and_minutes on a local Flink fed ``readings``: its table environment,
+    alert events and minutes."""
     conf = Configuration()
     conf.set_string("state.backend.type", state_backend)
     env = StreamExecutionEnvironment.get_execution_environment(conf)
@@ -122,16 +123,17 @@ def define(readings: list[ReadingRow], state_backend: str = "hashmap") -> tuple[
         .column_by_expression("proctime", "PROCTIME()")
         .watermark("rowtime", "rowtime - INTERVAL '1' DAY")
         .build())))
-    return t_env, sql_rules.define_alerts(t_env, "on_time", defaults=DEFAULTS,
-                                          overrides=OVERRIDES, allowed_lateness_ms=LATENESS)
+    alerts, minutes = sql_rules.define_alerts_and_minutes(
+        t_env, "on_time", defaults=DEFAULTS, overrides=OVERRIDES, allowed_lateness_ms=LATENESS)
+    return t_env, alerts, minutes
 
 
 def run_sql(
     readings: list[ReadingRow], state_backend: str = "hashmap"
 ) -> dict[str, list[dict[str, Any]]]:
-    """The events of define_alerts on a local Flink, per alert id in arrival order. On
+    """The events of define_alerts_and_minutes on a local Flink, per alert id in arrival order. On
     RocksDB every state access goes through the state's serializers."""
-    _, alerts = define(readings, state_backend)
+    _, alerts, _ = define(readings, state_backend)
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     with alerts.execute().collect() as rows:
         for row in rows:
@@ -231,7 +233,7 @@ def test_sensor_rules_emits_a_row_only_where_an_alert_opens_or_resolves() -> Non
     # more rows than there are events, far fewer than readings.
     readings = sequences(1)
     events = sum(len(e) for e in expected(readings).values())
-    t_env, _ = define(readings)
+    t_env, _, _ = define(readings)
     flags = ("sl_open", "sl_close", "hi_open", "hi_close", "lo_open", "lo_close", "rt_open",
              "rt_close")
     table = t_env.from_path("rules_moves").select(*[col(f) for f in flags])
@@ -239,3 +241,55 @@ def test_sensor_rules_emits_a_row_only_where_an_alert_opens_or_resolves() -> Non
         moves = [tuple(row) for row in rows]
     assert moves and all(any(m) for m in moves)
     assert len(moves) <= events < len(readings)
+
+
+def with_copies(readings: list[ReadingRow], seed: int) -> list[ReadingRow]:
+    """``readings`` with copies inserted later: the same sensor, ``ts`` and ``seq``, another
+    site (``plant-z``, greater than every real one) and temperature."""
+    rng = random.Random(seed)
+    out = list(readings)
+    for row in readings:
+        if rng.random() < 0.15:
+            sid, _, ts, t, seq = row
+            at = out.index(row) + 1
+            out.insert(rng.randrange(at, len(out) + 1), (sid, "plant-z", ts, t + 1.0, seq))
+    return out
+
+
+def expected_minutes(readings: list[ReadingRow]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Each (sensor, minute) of ``readings``: the first copy of each (sensor_id, seq, ts)
+    counted, the sum in arrival order, the greatest site (code point order)."""
+    seen: set[tuple[str, int, int]] = set()
+    acc: dict[tuple[str, int], dict[str, Any]] = {}
+    for sid, site, ts, t, seq in readings:
+        if (sid, seq, ts) in seen:
+            continue
+        seen.add((sid, seq, ts))
+        start = ts - ts % 60_000
+        m = acc.setdefault((sid, start), {"site": site, "count": 0, "sum": 0.0, "min": t,
+                                          "max": t})
+        m["count"] += 1
+        m["sum"] += t
+        m["min"], m["max"], m["site"] = min(m["min"], t), max(m["max"], t), max(m["site"], site)
+    return {(sid, start): {"sensor_id": sid, "site": m["site"], "window_start": start,
+                           "window_end": start + 60_000, "count": m["count"],
+                           "min": m["min"], "avg": m["sum"] / m["count"], "max": m["max"]}
+            for (sid, start), m in acc.items()}
+
+
+@pytest.mark.parametrize("state_backend", ["hashmap", "rocksdb"])
+def test_minutes_count_each_reading_once_the_first_copy_wins(state_backend: str) -> None:
+    # SENSOR_RULES' minutes (io.iotstack.alerts.Minutes) on random sequences with copies
+    # that differ in site and temperature: each minute is the aggregate of the first copy of
+    # each reading. The watermark lags a day, so every minute is emitted once, when the input
+    # ends, and no reading comes after. On RocksDB the minutes go through the state's bytes.
+    readings = with_copies(sequences(3), seed=3)
+    want = expected_minutes(readings)
+    assert len(readings) - len({(r_[0], r_[4], r_[2]) for r_ in readings}) > 100  # copies
+    assert any(m["count"] > 1 for m in want.values())
+    _, _, minutes = define(readings, state_backend)
+    with minutes.execute().collect() as rows:
+        got = [dict(zip(sql_rules.MINUTE_FIELDS, row, strict=True)) for row in rows]
+    keys = [(m["sensor_id"], m["window_start"]) for m in got]
+    assert len(keys) == len(set(keys))  # each minute emitted once
+    assert dict(zip(keys, got, strict=True)) == want

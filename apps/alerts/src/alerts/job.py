@@ -159,24 +159,6 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
           'sink.delivery-guarantee' = 'at-least-once')""")
 
 
-def window_allowed_lateness_ms(cfg: cfg_mod.Config) -> int:
-    """The windows' ``table.exec.emit.allow-lateness``: ``ALLOWED_LATENESS_MS`` + 1 ms.
-
-    The late split calls a reading late iff ``ts < watermark - L`` (strictly more than L
-    behind). The legacy group window drops a reading iff its window is late,
-    ``window.maxTimestamp() + allowedLateness <= currentWatermark`` (Flink's
-    ``InternalWindowProcessFunction.isWindowLate``, flink-table-runtime): with
-    ``allowedLateness = L`` a reading in the last millisecond of its minute exactly L behind
-    (``ts = maxTimestamp``, ``watermark = ts + L``) was on time for the split but dropped by
-    the window (``numLateRecordsDropped``). With L + 1 the window drops a reading only if
-    ``maxTimestamp + L + 1 <= watermark``, which implies ``ts + L < watermark`` (late): the
-    window keeps every reading that is not late, and only a late one could be dropped (it
-    never reaches the window). The split's watermark is never behind the window's (the
-    window is downstream, watermarks flow in order with the records).
-    """
-    return cfg.allowed_lateness_ms + 1
-
-
 def job_configuration(cfg: cfg_mod.Config) -> Configuration:
     """Checkpointing, restart strategy, state TTL, watermarks and mini-batches."""
     conf = Configuration()
@@ -199,9 +181,9 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         "state.backend.type": cfg.state_backend,
         "execution.checkpointing.incremental": str(cfg.state_backend == "rocksdb").lower(),
         # On RocksDB the timers live in RocksDB too, behind a cache of the earliest ones per
-        # key group (Flink's default: 128 of them). The one-minute windows register two
-        # timers per reading (the minute's end and its cleanup); one already in the cache
-        # costs nothing, one outside it is a RocksDB write. See ROCKSDB_TIMER_CACHE.
+        # key group (Flink's default: 128 of them). SENSOR_RULES has two timers per sensor
+        # (the silence's, the minutes'), moved about twice a minute; one in the cache costs
+        # nothing, one outside it is a RocksDB write. See ROCKSDB_TIMER_CACHE.
         "state.backend.rocksdb.timer-service.cache-size": str(ROCKSDB_TIMER_CACHE),
         "restart-strategy.type": "exponential-delay",
         "restart-strategy.exponential-delay.initial-backoff": "1s",
@@ -219,14 +201,9 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         # No mini-batches: their assigner replaces event-time watermarks with processing-time
         # ones, which would make CURRENT_WATERMARK (the late split) meaningless.
         "table.exec.mini-batch.enabled": "false",
-        # The one-minute windows accept every reading the late split calls on time after
-        # closing, and re-emit (an upsert of the same key) for each such reading.
-        "table.exec.emit.allow-lateness": f"{window_allowed_lateness_ms(cfg)}ms",
-        "table.exec.emit.late-fire.enabled": "true",
-        "table.exec.emit.late-fire.delay": "0s",
-        # window_start is computed from the minute's first ts, so the planner cannot prove
-        # that doc_id is the key; the windowed aggregate's changes per key arrive in order,
-        # so no materializer.
+        # The aggregates arrive insert-only from SENSOR_RULES (a minute emitted again is a new
+        # row of the same doc_id), a key's rows in order (one sensor's minutes come from one
+        # subtask), so no materializer.
         "table.exec.sink.upsert-materialize": "NONE",
         "table.local-time-zone": "UTC",
         # Python bundles (only the alert events cross to Python, for value and message):

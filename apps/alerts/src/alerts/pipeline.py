@@ -10,16 +10,16 @@ Everything is Flink SQL, with the job's Java functions (``apps/alerts/java``):
   -> ``dead_letters`` (reason + original payload, cut to a documented size);
 * ``late``: readings more than the allowed lateness behind the watermark (never dropped
   silently: they go to their own topic, and the sink's record count is the late count);
-* one-minute aggregates: an updating GROUP BY on (sensor_id, minute) so a reading within
-  the allowed lateness still updates its minute (an update stream, not insert-only: the
-  job's upsert-kafka sink writes each change under the key ``<sensor_id>:<window_start>``),
-  of the Java aggregate ``MINUTE_STATS``: readings de-duplicated by (sensor_id, seq, ts),
-  the first copy to arrive counted (a sensor whose seq restarts at 0 after a reboot sends
-  new ts, so its readings count); ``site`` is the greatest of the counted readings' sites
-  (Unicode code point order, as SQL's ``MAX``);
-* alerts: the per-sensor rules (:mod:`alerts.sql_rules`: Flink SQL and the Java aggregate
-  ``SENSOR_RULES``; :mod:`alerts.rules` is their executable specification); only the alert
-  events cross to Python.
+* one-minute aggregates and alerts, both from one Java process table function per sensor,
+  ``SENSOR_RULES`` (:mod:`alerts.sql_rules`; :mod:`alerts.rules` is the rules' executable
+  specification): each on-time reading is counted in its event-time minute, de-duplicated
+  by (sensor_id, seq, ts), the first copy to arrive counted (a sensor whose seq restarts at
+  0 after a reboot sends new ts, so its readings count); ``site`` is the greatest of the
+  counted readings' sites (Unicode code point order, as SQL's ``MAX``). A minute is emitted
+  when the watermark reaches its last millisecond and again after each reading counted in
+  it later, within the allowed lateness (append-only rows; the job's upsert-kafka sink
+  writes each under the key ``<sensor_id>:<window_start>``). Only the alert events cross
+  to Python.
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ from pyflink.table import StreamTableEnvironment, Table
 from alerts import sql_rules, validation
 from alerts.config import Rules
 from alerts.validation import interval_sql
-
-WINDOW_MS = 60_000
-# The one-minute aggregates' function (apps/alerts/java): the job's jar must be loaded.
-MINUTE_STATS_CLASS = "io.iotstack.alerts.MinuteStats"
 
 
 @dataclass(frozen=True)
@@ -88,25 +84,11 @@ def define_pipeline(
     t_env.create_temporary_view("on_time", t_env.sql_query(f"""
         SELECT sensor_id, site, ts, temperature_c, seq, rowtime, proctime FROM valid
         WHERE CURRENT_WATERMARK(rowtime) IS NULL OR NOT ({behind})"""))
-    # A legacy group window because only it honours allowed lateness: the job config sets
-    # table.exec.emit.allow-lateness + late-fire, so a reading within the lateness updates
-    # its closed minute (an update of the same key) instead of being dropped. The window's
-    # lateness is ALLOWED_LATENESS_MS + 1 ms (alerts.job.window_allowed_lateness_ms), so it
-    # keeps exactly the readings of on_time, up to the last millisecond of a minute.
-    # MINUTE_STATS (Java) counts each reading once: copies with the same (seq, ts) are
-    # de-duplicated inside the minute's own state (a copy has the same ts, so the same
-    # minute), the first to arrive counted.
-    t_env.create_java_temporary_system_function("MINUTE_STATS", MINUTE_STATS_CLASS)
-    aggregates = t_env.sql_query(f"""
-        SELECT sensor_id, s.site AS site,
-          s.first_ts - MOD(s.first_ts, {WINDOW_MS}) AS window_start,
-          s.first_ts - MOD(s.first_ts, {WINDOW_MS}) + {WINDOW_MS} AS window_end,
-          s.`count` AS `count`, s.`min` AS `min`, s.`avg` AS `avg`, s.`max` AS `max`
-        FROM (
-          SELECT sensor_id, MINUTE_STATS(seq, ts, temperature_c, site) AS s
-          FROM on_time
-          GROUP BY sensor_id, TUMBLE(rowtime, INTERVAL '1' MINUTE))""")
-
-    alerts = sql_rules.define_alerts(t_env, "on_time", defaults=defaults, overrides=overrides,
-                                     allowed_lateness_ms=allowed_lateness_ms)
+    # The one-minute aggregates and the alerts come from one stage, SENSOR_RULES (Java): a
+    # minute is emitted when the watermark reaches its last millisecond and again for each
+    # reading counted in it later (until ALLOWED_LATENESS_MS after its end: every reading
+    # the late split keeps), copies counted once (the first to arrive).
+    alerts, aggregates = sql_rules.define_alerts_and_minutes(
+        t_env, "on_time", defaults=defaults, overrides=overrides,
+        allowed_lateness_ms=allowed_lateness_ms)
     return Outputs(alerts=alerts, aggregates=aggregates, dead_letters=dead_letters, late=late)

@@ -1,9 +1,11 @@
 """The per-sensor alert rules in Flink SQL and one Java process table function: a normal
 reading never leaves the JVM.
 
-:func:`define_alerts` turns the on-time readings (a view with ``sensor_id, site, ts,
-temperature_c, seq, rowtime, proctime``) into the alert events of ``docs/contracts.md``,
-the same records :mod:`alerts.rules` (kept as the executable specification) produces.
+:func:`define_alerts_and_minutes` turns the on-time readings (a view with ``sensor_id,
+site, ts, temperature_c, seq, rowtime, proctime``) into the alert events of
+``docs/contracts.md``, the same records :mod:`alerts.rules` (kept as the executable
+specification) produces, and into the one-minute aggregates, counted in the same function
+(``io.iotstack.alerts.Minutes``; apps/alerts/README.md, "Event time").
 
 Order. The rules see a sensor's readings in arrival order (Kafka order per sensor): the
 process table function takes each reading as it comes, with no waiting for the watermark.
@@ -68,6 +70,8 @@ from pyflink.table.udf import udf
 from alerts.config import Rules, decimal
 from alerts.rules import HIGH, LOW, RATE, RATE_WINDOW_MS, SILENT, alert_message
 
+MINUTE_FIELDS = ("sensor_id", "site", "window_start", "window_end", "count", "min", "avg", "max")
+MINUTE_MS = 60_000
 ALERT_FIELDS = (
     "alert_id", "sensor_id", "site", "rule", "severity", "status", "value", "threshold",
     "started_at", "resolved_at", "updated_at", "message",
@@ -162,15 +166,17 @@ def _unnest(source: str, events: list[str]) -> str:
             f"WHERE e_status IS NOT NULL")
 
 
-def define_alerts(
+def define_alerts_and_minutes(
     t_env: StreamTableEnvironment,
     on_time: str,
     *,
     defaults: Rules,
     overrides: Mapping[str, Rules],
     allowed_lateness_ms: int,
-) -> Table:
-    """The alert events (``ALERT_FIELDS``, append-only) of the on-time readings view."""
+) -> tuple[Table, Table]:
+    """The alert events (``ALERT_FIELDS``, append-only) and the one-minute aggregates
+    (``MINUTE_FIELDS``, append-only: a minute emitted again replaces its key) of the
+    on-time readings view, both from one call of ``SENSOR_RULES``."""
     p = _params(defaults, overrides)
     sql = t_env.sql_query
     t_env.create_java_temporary_system_function("SENSOR_RULES", SENSOR_RULES_CLASS)
@@ -178,20 +184,29 @@ def define_alerts(
     def view(name: str, query: str) -> None:
         t_env.create_temporary_view(name, sql(query))
 
-    # One arrival-order stage: SENSOR_RULES (Java, a process table function) applies each
-    # reading to the sensor's threshold, rate and silence state and emits a row only where an
-    # alert opens or resolves (a reading's row, or a silence timer's).
+    # One arrival-order stage: SENSOR_RULES (Java, a process table function) counts each
+    # reading in its minute and applies it to the sensor's threshold, rate and silence
+    # state. It emits a row where a minute is due (m_start set) and where an alert opens or
+    # resolves (a reading's row, or a silence timer's), and nothing for a normal reading.
     view("rules_input", f"""
         SELECT sensor_id, ts, CAST(temperature_c AS DECIMAL(7, 2)) AS t2, site,
+          temperature_c, seq,
           {p['high_c']} AS high_c, {p['high_back_c']} AS high_back_c, {p['low_c']} AS low_c,
           {p['low_back_c']} AS low_back_c, {p['rate_c']} AS rate_c,
           {p['silence_s']} AS silence_s, {p['silence_ms']} AS silence_ms
         FROM {on_time}""")
-    view("rules_moves", f"""
-        SELECT *, {p['high']} AS high, {p['low']} AS low, {p['rate']} AS rate
-        FROM SENSOR_RULES(input => TABLE rules_input PARTITION BY sensor_id,
+    view("sensor_rows", f"""
+        SELECT * FROM SENSOR_RULES(input => TABLE rules_input PARTITION BY sensor_id,
           window_ms => CAST({RATE_WINDOW_MS} AS BIGINT),
           lateness_ms => CAST({allowed_lateness_ms} AS BIGINT), uid => 'sensor-rules')""")
+    aggregates = sql(f"""
+        SELECT sensor_id, m_site AS site, m_start AS window_start,
+          m_start + {MINUTE_MS} AS window_end, m_count AS `count`, m_min AS `min`,
+          m_avg AS `avg`, m_max AS `max`
+        FROM sensor_rows WHERE m_start IS NOT NULL""")
+    view("rules_moves", f"""
+        SELECT *, {p['high']} AS high, {p['low']} AS low, {p['rate']} AS rate
+        FROM sensor_rows WHERE m_start IS NULL""")
     # Each row's events in the specification's order (alerts.rules.on_reading): the silence
     # (open, unless the timer opened it; resolve), then high, low and rate. The silence's
     # site is the reading's before it (sl_site), on both paths.
@@ -217,12 +232,13 @@ def define_alerts(
     # UNNEST; the job's plan is checked in test_alerts_job.py).
     t_env.create_temporary_view("rules_events", sql(rule_events))
     register_formatters(t_env)
-    return sql("""
+    alerts = sql("""
         SELECT sensor_id || ':' || `rule` || ':' || CAST(started_at AS STRING) AS alert_id,
           sensor_id, site, `rule`, severity, status, alert_value(`rule`, x) AS `value`,
           threshold, started_at, resolved_at, updated_at,
           alert_message(`rule`, x, threshold, last_ts) AS message
         FROM rules_events""")
+    return alerts, aggregates
 
 
 def register_formatters(t_env: StreamTableEnvironment) -> None:

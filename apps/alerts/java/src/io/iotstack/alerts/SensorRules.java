@@ -2,10 +2,13 @@ package io.iotstack.alerts;
 
 import java.math.BigDecimal;
 import java.util.Arrays;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.table.annotation.ArgumentHint;
 import org.apache.flink.table.annotation.ArgumentTrait;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.annotation.StateHint;
+import org.apache.flink.table.api.dataview.MapView;
+import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ProcessTableFunction;
 import org.apache.flink.types.Row;
 
@@ -53,17 +56,21 @@ import org.apache.flink.types.Row;
  *       emitted. {@code sl_last} and {@code sl_site} are the reading before the silence.
  * </ul>
  *
- * <p>Timers: one per sensor at most. A reading registers one at its deadline only if none is
- * pending; a timer that fires before the deadline of the sensor's newest reading moves to it.
- * No {@code on_time} argument: with one, the PTF drops every row behind the watermark, and an
- * on-time reading may be (by up to the allowed lateness); the timers still fire on the input's
- * watermark.
+ * <p>The one-minute aggregates ({@link Minutes}) are counted in the same call: a row with
+ * {@code m_start} set is a minute's aggregate, emitted when the watermark reaches the minute's
+ * last millisecond and again after each reading counted in it later.
  *
- * <p>State: {@link Memory}, one {@code RAW} value written field by field by {@link
- * SensorRulesStateSerializer} (as a structured type it was converted to and from Flink's
- * internal rows at every reading, and RocksDB serialized those rows again). It expires after
- * Flink's {@code table.exec.state.ttl} (the job's {@code STATE_TTL_S}) without access; a
- * timer that then fires finds no state and emits nothing.
+ * <p>Timers: the silence's, unnamed, one per sensor at most. A reading registers one at its
+ * deadline only if none is pending; a timer that fires before the deadline of the sensor's
+ * newest reading moves to it. The minutes' are named ({@link Minutes}). No {@code on_time}
+ * argument: with one, the PTF drops every row behind the watermark, and an on-time reading
+ * may be (by up to the allowed lateness); the timers still fire on the input's watermark.
+ *
+ * <p>State: {@link Memory}, the bytes of {@link State} (the rules and the minutes not emitted
+ * yet), written and read by {@link SensorRulesStateCodec}; and {@code closed}, the emitted
+ * minutes still open to late readings. Both expire after Flink's {@code table.exec.state.ttl}
+ * (the job's {@code STATE_TTL_S}) without access; a timer that then fires finds no state and
+ * emits nothing.
  */
 @DataTypeHint(
         "ROW<timer BOOLEAN, ts BIGINT,"
@@ -74,7 +81,9 @@ import org.apache.flink.types.Row;
                 + " lo_open BOOLEAN, lo_close BOOLEAN, lo_at BIGINT,"
                 + " lo_x DECIMAL(7, 2), lo_site STRING,"
                 + " rt_open BOOLEAN, rt_close BOOLEAN, rt_at BIGINT,"
-                + " rt_x DECIMAL(8, 2), rt_site STRING>")
+                + " rt_x DECIMAL(8, 2), rt_site STRING,"
+                + " m_start BIGINT, m_count BIGINT, m_min DOUBLE, m_avg DOUBLE, m_max DOUBLE,"
+                + " m_site STRING>")
 public final class SensorRules extends ProcessTableFunction<Row> {
 
     /** No decisive reading yet (high, low) or no applied reading yet (rate). */
@@ -140,36 +149,63 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         public boolean stepHasPrev;
         /** Each rule's move in two bits: high, low {@code << 2}, rate {@code << 4}. */
         public int stepMoves;
+        /** The sensor's one-minute aggregates still open. */
+        public Minutes minutes = new Minutes();
     }
 
-    /** The state entry: a structured type whose one field is the {@code RAW} {@link State}. */
+    /** The state entry: the {@link State}'s bytes ({@link SensorRulesStateCodec}). */
     public static final class Memory {
-        @DataTypeHint(
-                value = "RAW",
-                bridgedTo = State.class,
-                rawSerializer = SensorRulesStateSerializer.class)
-        public State state;
+        public byte[] state;
     }
 
-    /** Applies one reading; emits a row if an alert opens or resolves. */
+    /** Readings whose minute was already forgotten (none expected: see {@link Minutes}). */
+    private transient Counter lateRecordsDropped;
+
+    @Override
+    public void open(FunctionContext context) {
+        lateRecordsDropped = context.getMetricGroup().counter("numLateRecordsDropped");
+    }
+
+    /**
+     * Counts one reading in its minute and applies it to the rules; emits a row for a minute
+     * due and a row if an alert opens or resolves.
+     */
     public void eval(
             Context ctx,
             @StateHint Memory memory,
+            @StateHint MapView<Long, byte[]> closed,
             @ArgumentHint(name = "input", value = {ArgumentTrait.SET_SEMANTIC_TABLE}) Row input,
             @ArgumentHint(name = "window_ms") Long windowMs,
-            @ArgumentHint(name = "lateness_ms") Long latenessMs) {
+            @ArgumentHint(name = "lateness_ms") Long latenessMs)
+            throws Exception {
         Long ts = input.getFieldAs("ts");
         Long silenceMs = input.getFieldAs("silence_ms");
         Double silenceS = input.getFieldAs("silence_s");
+        Long seq = input.getFieldAs("seq");
+        Double temperature = input.getFieldAs("temperature_c");
+        String site = input.getFieldAs("site");
         if (ts == null || silenceMs == null || silenceS == null || windowMs == null
-                || latenessMs == null) {
+                || latenessMs == null || seq == null || temperature == null || site == null) {
             return;
         }
-        if (memory.state == null) {
-            memory.state = new State();
+        State s = memory.state == null ? new State() : SensorRulesStateCodec.decode(memory.state);
+        TimeContext<Long> time = ctx.timeContext(Long.class);
+        Minutes.Minute minute =
+                s.minutes.count(closed, time, ts, seq, temperature, site, latenessMs);
+        if (minute == Minutes.DROPPED) {
+            lateRecordsDropped.inc();
+        } else if (minute != null) {
+            emitMinute(minute);
         }
-        State s = memory.state;
-        apply(s, ts, input.getFieldAs("t2"), input.getFieldAs("site"),
+        applyAndEmit(s, time, ts, input, site, silenceS, silenceMs, windowMs, latenessMs);
+        memory.state = SensorRulesStateCodec.encode(s);
+    }
+
+    /** Applies one reading to the rules; emits a row if an alert opens or resolves. */
+    private void applyAndEmit(
+            State s, TimeContext<Long> time, long ts, Row input, String site, double silenceS,
+            long silenceMs, long windowMs, long latenessMs) {
+        apply(s, ts, input.getFieldAs("t2"), site,
                 input.getFieldAs("high_c"), input.getFieldAs("high_back_c"),
                 input.getFieldAs("low_c"), input.getFieldAs("low_back_c"),
                 input.getFieldAs("rate_c"), windowMs);
@@ -183,7 +219,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         s.silenceMs = silenceMs;
         s.deadline = ts + silenceMs + latenessMs + 1;
         if (!s.timerPending) {
-            ctx.timeContext(Long.class).registerOnTime(s.deadline);
+            time.registerOnTime(s.deadline);
             s.timerPending = true;
         }
         if (gap || s.stepMoves != 0) {
@@ -192,36 +228,67 @@ public final class SensorRules extends ProcessTableFunction<Row> {
                             gap ? s.stepPrevTs : null, gap ? s.stepPrevSite : null,
                             silenceS, silenceMs),
                     moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
-                    moved(s.rt, s.stepMoves >> 4)));
+                    moved(s.rt, s.stepMoves >> 4), NO_MINUTE));
         }
     }
 
-    /** The watermark reached a timer: open the silence, or wait for the newest deadline. */
-    public void onTimer(OnTimerContext ctx, Memory memory) {
-        State s = memory.state;
-        if (s == null || !s.timerPending) {
+    /**
+     * The watermark reached a timer: the minutes' timer ({@link Minutes#TIMER}) emits the
+     * minutes due; a closed minute's ({@link Minutes#FORGET}) forgets it; the silence timer
+     * (unnamed) opens the silence, or waits for the newest deadline.
+     */
+    public void onTimer(OnTimerContext ctx, Memory memory, MapView<Long, byte[]> closed)
+            throws Exception {
+        String name = ctx.currentTimer();
+        if (name != null && name.startsWith(Minutes.FORGET)) {
+            Minutes.forget(closed, name);
+            return;
+        }
+        if (memory.state == null) {
             return; // expired state: the sensor is forgotten
         }
-        // The watermark is at least the timer's time and at least what the timer service
-        // reports (a timer registered at or before the latter is ignored, so the moved timer
-        // must be later than both).
+        State s = SensorRulesStateCodec.decode(memory.state);
         TimeContext<Long> time = ctx.timeContext(Long.class);
+        // The watermark is at least the timer's time and at least what the timer service
+        // reports (a timer registered at or before the latter is ignored, so a moved timer
+        // must be later than both).
         Long fired = time.time();
         Long watermark = time.currentWatermark();
         long now = Math.max(fired == null ? Long.MIN_VALUE : fired,
                 watermark == null ? Long.MIN_VALUE : watermark);
-        s.timerPending = false;
-        if (now < s.deadline) {
-            time.registerOnTime(s.deadline);
-            s.timerPending = true;
-        } else if (!s.silenceOpened) {
-            s.silenceOpened = true;
-            collect(Row.join(
-                    Row.of(true, s.newestTs, true, false, s.newestTs, s.newestSite, s.silenceS,
-                            s.silenceMs),
-                    moved(s.hi, 0), moved(s.lo, 0), moved(s.rt, 0)));
+        if (Minutes.TIMER.equals(name)) {
+            for (Minutes.Minute m : s.minutes.fire(closed, time, now)) {
+                emitMinute(m);
+            }
+        } else if (s.timerPending) {
+            s.timerPending = false;
+            if (now < s.deadline) {
+                time.registerOnTime(s.deadline);
+                s.timerPending = true;
+            } else if (!s.silenceOpened) {
+                s.silenceOpened = true;
+                collect(Row.join(
+                        Row.of(true, s.newestTs, true, false, s.newestTs, s.newestSite,
+                                s.silenceS, s.silenceMs),
+                        moved(s.hi, 0), moved(s.lo, 0), moved(s.rt, 0), NO_MINUTE));
+            }
         }
+        memory.state = SensorRulesStateCodec.encode(s);
     }
+
+    /** A row of one minute's aggregate (no alert moves). */
+    private void emitMinute(Minutes.Minute m) {
+        collect(Row.join(
+                Row.of(false, null, false, false, null, null, null, null),
+                NO_MOVE, NO_MOVE, NO_MOVE,
+                Row.of(m.start, m.count, m.min, m.sum / m.count, m.max, m.site)));
+    }
+
+    /** The minute columns of a row that is not a minute's. */
+    private static final Row NO_MINUTE = Row.of(null, null, null, null, null, null);
+
+    /** The columns of a rule that did not move, in a minute's row. */
+    private static final Row NO_MOVE = Row.of(false, false, null, null, null);
 
     /** Applies one reading to the rules (a NULL argument: not applied, nothing changes). */
     static void apply(
