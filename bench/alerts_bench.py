@@ -17,9 +17,9 @@ its TaskManager's memory and its checkpoints are its own; Kafka and Elasticsearc
   consumer drains it; the rate is the steady one between 10 % and 90 % of the backlog, from
   the record counters in the Flink REST API (refreshed every second by the harness's
   Flink), so job start-up and the tail are excluded (start-up is its own column). The job's
-  count is the ``read-records`` of the rules' per-reading stage: the job's
-  ``ProcessTableFunction`` vertex (the process table function ``SENSOR_RULES``, in arrival
-  order); the run prints the vertex it read. If the job
+  count is the ``read-records`` of the job's per-reading stage: its
+  ``ProcessTableFunction`` vertex (the process table function ``SENSOR_RULES``: the rules
+  and the one-minute aggregates, in arrival order); the run prints the vertex it read. If the job
   restarted during the drain (its counters start again from 0) or did not drain in time,
   the rate is the furthest attempt's, from 10 % of the backlog to its peak, marked ``*``.
   The baseline's count is its own.
@@ -530,20 +530,14 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
     """Poll the counters until the job has put every reading of the backlog through its
     rules (or ``timeout_s`` after submission); fill ``row``'s rate, start-up and notes.
     Returns (drained, when)."""
-    first_at = sql_done = None
+    first_at = None
     samples: list[tuple[float, int]] = []
-    sql_samples: list[tuple[float, int]] = []
     stages: list[str] = []
-    sql_vertex = ""
     drained = False
     while True:
         n, stages = rules_input(flink.get, job_id)
-        sql_n, sql_vertex = vertex_input(flink.get, job_id, "GroupWindowAggregate")
         now = time.monotonic()
         samples.append((now, n))
-        sql_samples.append((now, sql_n))
-        if sql_done is None and sql_n >= readings:
-            sql_done = now
         if n and first_at is None:
             first_at = now
         if n >= readings:
@@ -573,13 +567,9 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
             row.rate, row.partial = (top[1] - lo[1]) / (top[0] - lo[0]), True
     row.startup_s = (first_at or now) - submitted
     row.notes.append(
-        f"readings/s from the least read-records of {', '.join(stages)} (the rules' "
-        f"per-reading stage{'s' if RULES_STAGES > 1 else ''}); the SQL "
-        f"aggregate path ({sql_vertex}) "
-        + (f"had all readings {sql_done - submitted:.1f} s after submission "
-           f"({steady_rate(sql_samples, readings):,.0f}/s)"
-           if sql_done and not restarted else "n/a (not drained, or restarted)")
-        + (f"; the rules drained {now - submitted:.1f} s after submission" if drained else ""))
+        f"readings/s from the least read-records of {', '.join(stages)} (the rules' and "
+        f"aggregates' per-reading stage{'s' if RULES_STAGES > 1 else ''})"
+        + (f"; drained {now - submitted:.1f} s after submission" if drained else ""))
     if restarted:
         row.notes.append(
             f"restarted during the drain (the counters went back to 0: {len(runs) - 1}x); "
