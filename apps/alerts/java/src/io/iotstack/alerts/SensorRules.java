@@ -13,18 +13,20 @@ import org.apache.flink.table.functions.ProcessTableFunction;
 import org.apache.flink.types.Row;
 
 /**
- * The rules of one sensor, applied reading by reading in arrival order: threshold, rate and
- * silence, in one process table function (Flink's PTF) with one state value per sensor.
+ * The rules and the one-minute aggregates of one sensor, applied reading by reading in
+ * arrival order: threshold, rate and silence, and the minutes ({@link Minutes}), in one
+ * process table function (Flink's PTF) with one state value per sensor.
  *
  * <p>Called from SQL (alerts.sql_rules) as {@code SENSOR_RULES(input => TABLE rules_input
  * PARTITION BY sensor_id, window_ms => 60000, lateness_ms => ...)}, where {@code rules_input}
- * has the columns {@code ts, t2, site, high_c, high_back_c, low_c, low_back_c, rate_c,
- * silence_s, silence_ms} of each on-time reading. It emits a row only where an alert opens or
- * resolves (a reading's row, or a silence timer's), so a normal reading leaves the function
- * without output; SQL turns each row into alert events. One stage, one exchange and one state
- * read and write per reading, where the rules took an {@code OVER} aggregate and a second PTF
- * for the silence timer (two exchanges, two state values), and before that five {@code OVER}
- * stages.
+ * has the columns {@code ts, t2, site, temperature_c, seq, high_c, high_back_c, low_c,
+ * low_back_c, rate_c, silence_s, silence_ms} of each on-time reading. It emits a row only
+ * where an alert opens or resolves (a reading's row, or a silence timer's) and where a minute
+ * is due, so a normal reading leaves the function without output; SQL turns each row into
+ * alert events or an aggregate. One stage, one exchange and one state read and write per
+ * reading, where the rules took an {@code OVER} aggregate and a second PTF for the silence
+ * timer (two exchanges, two state values), and before that five {@code OVER} stages; and the
+ * minutes a legacy group window behind its own exchange.
  *
  * <p>Semantics (the executable specification is {@code alerts.rules}):
  *
@@ -149,7 +151,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         public boolean stepHasPrev;
         /** Each rule's move in two bits: high, low {@code << 2}, rate {@code << 4}. */
         public int stepMoves;
-        /** The sensor's one-minute aggregates still open. */
+        /** The sensor's one-minute aggregates not emitted yet. */
         public Minutes minutes = new Minutes();
     }
 
