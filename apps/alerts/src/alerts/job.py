@@ -181,9 +181,10 @@ def job_configuration(cfg: cfg_mod.Config) -> Configuration:
         "state.backend.type": cfg.state_backend,
         "execution.checkpointing.incremental": str(cfg.state_backend == "rocksdb").lower(),
         # On RocksDB the timers live in RocksDB too, behind a cache of the earliest ones per
-        # key group (Flink's default: 128 of them). SENSOR_RULES has two timers per sensor
-        # (the silence's, the minutes'), moved about twice a minute; one in the cache costs
-        # nothing, one outside it is a RocksDB write. See ROCKSDB_TIMER_CACHE.
+        # key group (Flink's default: 128 of them). SENSOR_RULES' timers per sensor: the
+        # silence's, the pending minutes' and one per emitted minute until it is forgotten,
+        # about three registrations a minute; one in the cache costs nothing, one outside it
+        # is a RocksDB write. See ROCKSDB_TIMER_CACHE.
         "state.backend.rocksdb.timer-service.cache-size": str(ROCKSDB_TIMER_CACHE),
         "restart-strategy.type": "exponential-delay",
         "restart-strategy.exponential-delay.initial-backoff": "1s",
