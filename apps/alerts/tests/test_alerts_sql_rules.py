@@ -11,6 +11,7 @@ the end of time): each sensor's last silence opens there, as the Python timer wo
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from decimal import Decimal
@@ -153,21 +154,56 @@ def test_formatting_is_exactly_the_python_rules() -> None:
     assert sql_rules.alert_value(r.RATE, 10.01) == 10.01
 
 
-def test_per_sensor_parameters_are_a_map_looked_up_by_sensor() -> None:
-    params = sql_rules._params(DEFAULTS, OVERRIDES)
+def test_per_sensor_parameters_are_one_json_argument_looked_up_by_sensor() -> None:
+    argument = json.loads(sql_rules.rules_argument(DEFAULTS, OVERRIDES))
     # thresholds as whole hundredths; high - hysteresis computed in decimal (80.2 - 0.1 is
     # 80.1, not 80.10000000000001: its bound is 8010, not 8011)
-    assert params["high_c"] == (
-        "COALESCE(MAP['p-03', CAST(9000 AS BIGINT), 'p-08', CAST(8020 AS BIGINT)][sensor_id], "
-        "CAST(8000 AS BIGINT))")
-    assert params["high_back_c"] == (
-        "COALESCE(MAP['p-03', CAST(8950 AS BIGINT), 'p-08', CAST(8010 AS BIGINT)][sensor_id], "
-        "CAST(7800 AS BIGINT))")
+    assert argument["default"] == {
+        "high_c": 8000, "high_back_c": 7800, "low_c": -1000, "low_back_c": -800,
+        "rate_c": 1000, "silence_ms": 30000, "silence_s": 30.0}
+    assert sorted(argument["sensors"]) == ["p-03", "p-05", "p-07", "p-08"]
+    assert argument["sensors"]["p-03"]["high_c"] == 9000
+    assert argument["sensors"]["p-03"]["high_back_c"] == 8950
+    assert argument["sensors"]["p-08"]["high_c"] == 8020
+    assert argument["sensors"]["p-08"]["high_back_c"] == 8010
+    assert argument["sensors"]["p-05"]["silence_ms"] == 12500
+    assert argument["sensors"]["p-05"]["silence_s"] == 12.5
+    # a sensor whose parameters are the defaults' is not listed
+    same = {"p-00": DEFAULTS, "p-01": Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0,
+                                            silence_s=30.0)}
+    assert json.loads(sql_rules.rules_argument(DEFAULTS, same))["sensors"] == {}
+    # the events' thresholds: a map literal, on the rows where an alert moves
+    params = sql_rules._params(DEFAULTS, OVERRIDES)
     assert params["high"] == "COALESCE(MAP['p-03', 90.0E0, 'p-08', 80.2E0][sensor_id], 80.0E0)"
-    assert params["silence_ms"] == (
-        "COALESCE(MAP['p-05', CAST(12500 AS BIGINT), 'p-07', CAST(20000 AS BIGINT)][sensor_id], "
-        "CAST(30000 AS BIGINT))")
-    assert sql_rules._params(DEFAULTS, {})["rate_c"] == "CAST(1000 AS BIGINT)"
+    assert sql_rules._params(DEFAULTS, {})["rate"] == "10.0E0"
+
+
+# Temperatures near the roundings of CAST(x AS DECIMAL(7, 2)), which SENSOR_RULES computes
+# itself: a quarter of a hundredth from a whole one (its shortcut's edge), half a hundredth
+# (ties, rounded away from zero), many digits, the range's ends.
+# (above HIGH or below LOW, so that each opens an episode whose value is its hundredths).
+CAST_EDGES = (90.0025, 90.00249999, 90.00250001, 90.0075, 90.00749999, 90.0175, 90.005,
+              90.015, 90.025, 99.995, 99.985, 90.125, 90.004999999999, 90.0051, 91.23456789,
+              85.1 + 1e-9, 9999.995, 9999.994999, 10000.0, 80.01, 80.1 + 0.2)
+CAST_EDGES_LOW = (-20.005, -20.0025, -20.00250001, -20.0075, -20.015, -273.15, -273.145,
+                  -99.995, -10.01)
+
+
+@pytest.mark.parametrize("state_backend", ["hashmap", "rocksdb"])
+def test_temperatures_are_compared_as_flinks_decimal_cast(state_backend: str) -> None:
+    readings: list[ReadingRow] = []
+    for sensor, values in (("h-1", CAST_EDGES), ("h-2", CAST_EDGES_LOW)):
+        for i, value in enumerate(values):  # each value opens an episode, 0.0 resolves it
+            readings.append((sensor, "plant-a", T0 + 2_000 * i, value, 2 * i))
+            readings.append((sensor, "plant-a", T0 + 2_000 * i + 1_000, 0.0, 2 * i + 1))
+    want = expected(readings)
+    opened = {e["value"] for events in want.values() for e in events
+              if e["rule"] in (r.HIGH, r.LOW) and e["status"] == "open"}
+    assert opened == {float(r.hundredths(v)) for v in CAST_EDGES + CAST_EDGES_LOW}
+    got = run_sql(readings, state_backend)
+    assert set(got) == set(want)
+    for alert_id, events in want.items():
+        assert got[alert_id] == events, alert_id
 
 
 @pytest.mark.parametrize(("x", "floor", "ceil"), [

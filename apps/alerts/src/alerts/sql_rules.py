@@ -14,8 +14,9 @@ an out-of-order reading) is not *applied*: it changes no rule. Applied readings 
 have strictly increasing ``ts`` per sensor, so their arrival order is also event-time order.
 
 Temperatures are compared in hundredths, exactly: ``t2 = CAST(temperature_c AS DECIMAL(7,
-2))`` (the shortest decimal form of the double, rounded half away from zero: Flink's cast,
-the same as :func:`alerts.rules.hundredths`), against each threshold as whole hundredths
+2))`` (the double's decimal form, rounded half away from zero: Flink's cast, the same as
+:func:`alerts.rules.hundredths`; ``SENSOR_RULES`` computes it, ``SensorRules.hundredths``),
+against each threshold as whole hundredths
 computed exactly from its decimal form (:func:`alerts.config.decimal`; ``high - hysteresis``
 in decimal): ``t2 > high`` iff ``100 * t2 > floor(100 * high)`` (:func:`cents_floor`,
 :func:`cents_ceil`). The spread is exact too, so ``20.1 - 10.1`` is ``10.00``.
@@ -50,17 +51,21 @@ exchange, became this one function: 47,838 -> 61,465 readings/s at 100,000 senso
   silence did the timer's work before: its merging windows cost several state accesses
   and timer updates per reading; the drain went from 31,773 to 39,766 readings/s.)
 
-Per-sensor parameters (``SENSOR_RULES`` settings) are a map literal, looked up by ``sensor_id``:
-data, not code, and no join (a regular join keeps every reading in state and loses the
-event-time attribute). The only Python left is the formatting of each alert's ``value``
+Per-sensor parameters (``SENSOR_RULES`` settings) are one JSON constant, the function's
+``rules`` argument (:func:`rules_argument`), looked up there by ``sensor_id``: data, not
+code, no join (a regular join keeps every reading in state and loses the event-time
+attribute), and nothing that travels with each reading through the exchange (they were seven
+constant columns of each reading before; the events' thresholds are still a map literal,
+:func:`_params`, on the rows where an alert moves). The only Python left is the formatting of each alert's ``value``
 and ``message`` (Python's ``round`` and ``:g``), and it sees the alert events only. All rules
 share their stage, so every alert's open and resolve stay in order.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -94,15 +99,12 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _param(values: Mapping[str, Any], default: Any, *, kind: str) -> str:
-    """A per-sensor parameter: the sensor's own value if it has one, else the default."""
-    literals: dict[str, Callable[[Any], str]] = {
-        "int": lambda v: f"CAST({int(v)} AS BIGINT)", "double": _double}
-    lit = literals[kind]
+def _param(values: Mapping[str, float], default: float) -> str:
+    """A per-sensor DOUBLE: the sensor's own value if it has one, else the default."""
     if not values:
-        return lit(default)
-    pairs = ", ".join(f"{_quote(k)}, {lit(v)}" for k, v in sorted(values.items()))
-    return f"COALESCE(MAP[{pairs}][sensor_id], {lit(default)})"
+        return _double(default)
+    pairs = ", ".join(f"{_quote(k)}, {_double(v)}" for k, v in sorted(values.items()))
+    return f"COALESCE(MAP[{pairs}][sensor_id], {_double(default)})"
 
 
 # A bound beyond every temperature and spread in hundredths (|t2| < 10^5, so |t2c| < 10^7):
@@ -122,26 +124,42 @@ def cents_ceil(x: Decimal) -> int:
 
 
 def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
-    """SQL expressions of each sensor's rule parameters (``sensor_id`` in scope)."""
-    def each(fn: Any, kind: str) -> str:
+    """SQL expressions of each sensor's thresholds as DOUBLEs (``sensor_id`` in scope), for
+    the alert events' ``threshold`` and message (rows where an alert moves only)."""
+    def each(fn: Any) -> str:
         default = fn(defaults)
         values = {s: v for s, r in overrides.items() if (v := fn(r)) != default}
-        return _param(values, default, kind=kind)
+        return _param(values, default)
 
-    # The thresholds as SENSOR_RULES compares them: whole hundredths, computed exactly from
-    # the decimals (high - hysteresis in decimal, not in binary); as DOUBLEs for the events.
+    return {"high": each(lambda r: r.high), "low": each(lambda r: r.low),
+            "rate": each(lambda r: r.rate)}
+
+
+def sensor_parameters(rules: Rules) -> dict[str, int | float]:
+    """One sensor's parameters as ``SENSOR_RULES`` compares them: the thresholds as whole
+    hundredths computed exactly from their decimals (``high - hysteresis`` in decimal, not
+    in binary), the silence in whole ms and in seconds (for the events)."""
     return {
-        "high": each(lambda r: r.high, "double"),
-        "low": each(lambda r: r.low, "double"),
-        "rate": each(lambda r: r.rate, "double"),
-        "high_c": each(lambda r: cents_floor(decimal(r.high)), "int"),
-        "high_back_c": each(lambda r: cents_ceil(r.high_back), "int"),
-        "low_c": each(lambda r: cents_ceil(decimal(r.low)), "int"),
-        "low_back_c": each(lambda r: cents_floor(r.low_back), "int"),
-        "rate_c": each(lambda r: cents_floor(decimal(r.rate)), "int"),
-        "silence_s": each(lambda r: r.silence_s, "double"),
-        "silence_ms": each(lambda r: r.silence_ms, "int"),
+        "high_c": cents_floor(decimal(rules.high)),
+        "high_back_c": cents_ceil(rules.high_back),
+        "low_c": cents_ceil(decimal(rules.low)),
+        "low_back_c": cents_floor(rules.low_back),
+        "rate_c": cents_floor(decimal(rules.rate)),
+        "silence_ms": rules.silence_ms,
+        "silence_s": float(rules.silence_s),
     }
+
+
+def rules_argument(defaults: Rules, overrides: Mapping[str, Rules]) -> str:
+    """``SENSOR_RULES``' ``rules`` argument: every sensor's parameters as one JSON text,
+    ``{"default": {...}, "sensors": {"<sensor_id>": {...}}}`` (:func:`sensor_parameters`;
+    a sensor is listed only where its parameters differ from the default's). The function
+    parses it once and looks each reading's sensor up in it, so the parameters are data
+    (not code) and no parameter travels with each reading."""
+    default = sensor_parameters(defaults)
+    sensors = {sensor_id: params for sensor_id, rules in sorted(overrides.items())
+               if (params := sensor_parameters(rules)) != default}
+    return json.dumps({"default": default, "sensors": sensors}, allow_nan=False)
 
 
 EVENT_COLUMNS = ("site", "rule", "severity", "status", "x", "threshold", "started_at",
@@ -188,17 +206,14 @@ def define_alerts_and_minutes(
     # reading in its minute and applies it to the sensor's threshold, rate and silence
     # state. It emits a row where a minute is due (m_start set) and where an alert opens or
     # resolves (a reading's row, or a silence timer's), and nothing for a normal reading.
+    # The input is each reading's five fields; the parameters are one constant argument.
     view("rules_input", f"""
-        SELECT sensor_id, ts, CAST(temperature_c AS DECIMAL(7, 2)) AS t2, site,
-          temperature_c, seq,
-          {p['high_c']} AS high_c, {p['high_back_c']} AS high_back_c, {p['low_c']} AS low_c,
-          {p['low_back_c']} AS low_back_c, {p['rate_c']} AS rate_c,
-          {p['silence_s']} AS silence_s, {p['silence_ms']} AS silence_ms
-        FROM {on_time}""")
+        SELECT sensor_id, ts, site, temperature_c, seq FROM {on_time}""")
     view("sensor_rows", f"""
         SELECT * FROM SENSOR_RULES(input => TABLE rules_input PARTITION BY sensor_id,
           window_ms => CAST({RATE_WINDOW_MS} AS BIGINT),
-          lateness_ms => CAST({allowed_lateness_ms} AS BIGINT), uid => 'sensor-rules')""")
+          lateness_ms => CAST({allowed_lateness_ms} AS BIGINT),
+          rules => {_quote(rules_argument(defaults, overrides))}, uid => 'sensor-rules')""")
     aggregates = sql(f"""
         SELECT sensor_id, m_site AS site, m_start AS window_start,
           m_start + {MINUTE_MS} AS window_end, m_count AS `count`, m_min AS `min`,

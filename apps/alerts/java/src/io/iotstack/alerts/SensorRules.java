@@ -1,8 +1,15 @@
 package io.iotstack.alerts;
 
+import java.io.IOException;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.table.annotation.ArgumentHint;
 import org.apache.flink.table.annotation.ArgumentTrait;
 import org.apache.flink.table.annotation.DataTypeHint;
@@ -18,12 +25,13 @@ import org.apache.flink.types.Row;
  * process table function (Flink's PTF) with one state value per sensor.
  *
  * <p>Called from SQL (alerts.sql_rules) as {@code SENSOR_RULES(input => TABLE rules_input
- * PARTITION BY sensor_id, window_ms => 60000, lateness_ms => ...)}, where {@code rules_input}
- * has the columns {@code ts, t2, site, temperature_c, seq, high_c, high_back_c, low_c,
- * low_back_c, rate_c, silence_s, silence_ms} of each on-time reading. It emits a row only
- * where an alert opens or resolves (a reading's row, or a silence timer's) and where a minute
- * is due, so a normal reading leaves the function without output; SQL turns each row into
- * alert events or an aggregate. One stage, one exchange and one state read and write per
+ * PARTITION BY sensor_id, window_ms => 60000, lateness_ms => ..., rules => '...')}, where
+ * {@code rules_input} has the columns {@code sensor_id, ts, site, temperature_c, seq} of each
+ * on-time reading and {@code rules} is every sensor's parameters, one constant ({@link
+ * #params}: looked up here, so no parameter crosses the exchange with each reading). It
+ * emits a row only where an alert opens or resolves (a reading's row, or a silence timer's)
+ * and where a minute is due, so a normal reading leaves the function without output; SQL
+ * turns each row into alert events or an aggregate. One stage, one exchange and one state read and write per
  * reading, where the rules took an {@code OVER} aggregate and a second PTF for the silence
  * timer (two exchanges, two state values), and before that five {@code OVER} stages; and the
  * minutes a legacy group window behind its own exchange.
@@ -33,9 +41,9 @@ import org.apache.flink.types.Row;
  * <ul>
  *   <li>A reading is <em>applied</em> if its {@code ts} is newer than every earlier reading of
  *       the sensor; any other reading (a duplicate, an out-of-order one) changes nothing.
- *   <li>Temperatures are hundredths ({@code t2}: {@code DECIMAL(7, 2)}, exact). The thresholds
- *       arrive as whole hundredths chosen so that the comparisons below are exactly the
- *       decimal ones: {@code high_c = floor(100 * high)} (above: {@code t2c > high_c}, i.e.
+ *   <li>Temperatures are hundredths ({@code t2}: {@code CAST(temperature_c AS DECIMAL(7,
+ *       2))}, exact, computed here: {@link #hundredths}). The thresholds arrive as whole
+ *       hundredths chosen so that the comparisons below are exactly the decimal ones: {@code high_c = floor(100 * high)} (above: {@code t2c > high_c}, i.e.
  *       {@code t2 > high}), {@code high_back_c = ceil(100 * (high - hysteresis))} (back:
  *       {@code t2c < high_back_c}), {@code low_c = ceil(100 * low)} (below: {@code t2c <
  *       low_c}), {@code low_back_c = floor(100 * (low + hysteresis))} (back: {@code t2c >
@@ -169,6 +177,86 @@ public final class SensorRules extends ProcessTableFunction<Row> {
     }
 
     /**
+     * One sensor's rule parameters: the thresholds in whole hundredths (see the class
+     * comment), the silence in ms (compared) and in seconds (reported).
+     */
+    static final class Params {
+        final long highC;
+        final long highBackC;
+        final long lowC;
+        final long lowBackC;
+        final long rateC;
+        final long silenceMs;
+        final double silenceS;
+
+        Params(JsonNode p) {
+            highC = p.required("high_c").asLong();
+            highBackC = p.required("high_back_c").asLong();
+            lowC = p.required("low_c").asLong();
+            lowBackC = p.required("low_back_c").asLong();
+            rateC = p.required("rate_c").asLong();
+            silenceMs = p.required("silence_ms").asLong();
+            silenceS = p.required("silence_s").asDouble();
+        }
+    }
+
+    /** The {@code rules} argument last parsed (a constant of the query) and its parameters. */
+    private transient String rulesText;
+    private transient Params defaults;
+    private transient Map<String, Params> perSensor;
+
+    /**
+     * The parameters of {@code sensorId} from the {@code rules} argument ({@code
+     * alerts.sql_rules.rules_argument}: JSON, {@code {"default": {...}, "sensors": {"<id>":
+     * {...}}}}), parsed once: the sensor's own entry if it has one, else the default.
+     */
+    private Params params(String rules, String sensorId) {
+        if (rules != rulesText && !rules.equals(rulesText)) {
+            try {
+                JsonNode root = new ObjectMapper().readTree(rules);
+                Params fallback = new Params(root.required("default"));
+                Map<String, Params> each = new HashMap<>();
+                Iterator<Map.Entry<String, JsonNode>> it = root.required("sensors").fields();
+                while (it.hasNext()) {
+                    Map.Entry<String, JsonNode> e = it.next();
+                    each.put(e.getKey(), new Params(e.getValue()));
+                }
+                defaults = fallback;
+                perSensor = each;
+            } catch (IOException | IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                        "SENSOR_RULES: the rules argument is not alerts.sql_rules.rules_argument's"
+                                + " JSON: " + e.getMessage(), e);
+            }
+        }
+        rulesText = rules;
+        Params own = perSensor.isEmpty() ? null : perSensor.get(sensorId);
+        return own == null ? defaults : own;
+    }
+
+    /**
+     * {@code CAST(temperature AS DECIMAL(7, 2))} in whole hundredths, as Flink computes it
+     * ({@code BigDecimal.valueOf}: the double's decimal form, rounded half away from zero),
+     * or null where that cast is NULL (beyond 7 digits). A double within a quarter of a
+     * hundredth of a whole number of hundredths is that number without a BigDecimal: its
+     * decimal form differs from it by far less than the remaining quarter (|x| < 10^5).
+     */
+    static Long hundredths(double temperature) {
+        double x = temperature * 100;
+        double whole = Math.rint(x);
+        if (Math.abs(x - whole) < 0.25 && Math.abs(whole) < 1e7) {
+            return (long) whole;
+        }
+        if (Double.isNaN(temperature) || Double.isInfinite(temperature)) {
+            return null;
+        }
+        BigDecimal cents = BigDecimal.valueOf(temperature).setScale(2, RoundingMode.HALF_UP)
+                .movePointRight(2);
+        return cents.abs().compareTo(BigDecimal.valueOf(10_000_000L)) < 0
+                ? cents.longValueExact() : null;
+    }
+
+    /**
      * Counts one reading in its minute and applies it to the rules; emits a row for a minute
      * due and a row if an alert opens or resolves.
      */
@@ -178,18 +266,19 @@ public final class SensorRules extends ProcessTableFunction<Row> {
             @StateHint MapView<Long, byte[]> closed,
             @ArgumentHint(name = "input", value = {ArgumentTrait.SET_SEMANTIC_TABLE}) Row input,
             @ArgumentHint(name = "window_ms") Long windowMs,
-            @ArgumentHint(name = "lateness_ms") Long latenessMs)
+            @ArgumentHint(name = "lateness_ms") Long latenessMs,
+            @ArgumentHint(name = "rules") String rules)
             throws Exception {
+        String sensorId = input.getFieldAs("sensor_id");
         Long ts = input.getFieldAs("ts");
-        Long silenceMs = input.getFieldAs("silence_ms");
-        Double silenceS = input.getFieldAs("silence_s");
         Long seq = input.getFieldAs("seq");
         Double temperature = input.getFieldAs("temperature_c");
         String site = input.getFieldAs("site");
-        if (ts == null || silenceMs == null || silenceS == null || windowMs == null
-                || latenessMs == null || seq == null || temperature == null || site == null) {
+        if (ts == null || windowMs == null || latenessMs == null || rules == null
+                || seq == null || temperature == null || site == null) {
             return;
         }
+        Params p = params(rules, sensorId);
         State s = memory.state == null ? new State() : SensorRulesStateCodec.decode(memory.state);
         TimeContext<Long> time = ctx.timeContext(Long.class);
         Minutes.Minute minute =
@@ -199,27 +288,24 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         } else if (minute != null) {
             emitMinute(minute);
         }
-        applyAndEmit(s, time, ts, input, site, silenceS, silenceMs, windowMs, latenessMs);
+        applyAndEmit(s, time, ts, hundredths(temperature), site, p, windowMs, latenessMs);
         memory.state = SensorRulesStateCodec.encode(s);
     }
 
     /** Applies one reading to the rules; emits a row if an alert opens or resolves. */
     private void applyAndEmit(
-            State s, TimeContext<Long> time, long ts, Row input, String site, double silenceS,
-            long silenceMs, long windowMs, long latenessMs) {
-        apply(s, ts, input.getFieldAs("t2"), site,
-                input.getFieldAs("high_c"), input.getFieldAs("high_back_c"),
-                input.getFieldAs("low_c"), input.getFieldAs("low_back_c"),
-                input.getFieldAs("rate_c"), windowMs);
+            State s, TimeContext<Long> time, long ts, Long value, String site, Params p,
+            long windowMs, long latenessMs) {
+        apply(s, ts, value, site, p, windowMs);
         if (!s.stepApplied) {
             return;
         }
-        boolean gap = s.stepHasPrev && ts - s.stepPrevTs > silenceMs;
+        boolean gap = s.stepHasPrev && ts - s.stepPrevTs > p.silenceMs;
         boolean openedByTimer = s.silenceOpened;
         s.silenceOpened = false;
-        s.silenceS = silenceS;
-        s.silenceMs = silenceMs;
-        s.deadline = ts + silenceMs + latenessMs + 1;
+        s.silenceS = p.silenceS;
+        s.silenceMs = p.silenceMs;
+        s.deadline = ts + p.silenceMs + latenessMs + 1;
         if (!s.timerPending) {
             time.registerOnTime(s.deadline);
             s.timerPending = true;
@@ -228,7 +314,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
             collect(Row.join(
                     Row.of(false, ts, gap && !openedByTimer, gap,
                             gap ? s.stepPrevTs : null, gap ? s.stepPrevSite : null,
-                            silenceS, silenceMs),
+                            p.silenceS, p.silenceMs),
                     moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
                     moved(s.rt, s.stepMoves >> 4), NO_MINUTE));
         }
@@ -292,18 +378,16 @@ public final class SensorRules extends ProcessTableFunction<Row> {
     /** The columns of a rule that did not move, in a minute's row. */
     private static final Row NO_MOVE = Row.of(false, false, null, null, null);
 
-    /** Applies one reading to the rules (a NULL argument: not applied, nothing changes). */
-    static void apply(
-            State s, Long ts, BigDecimal t2, String site, Long highC, Long highBackC, Long lowC,
-            Long lowBackC, Long rateC, Long windowMs) {
+    /**
+     * Applies one reading ({@code value}: its temperature in hundredths; null, beyond
+     * {@code DECIMAL(7, 2)}: not applied, nothing changes) to the rules.
+     */
+    static void apply(State s, long ts, Long value, String site, Params p, long windowMs) {
         s.stepMoves = 0;
         s.stepApplied = false;
-        if (ts == null || t2 == null || highC == null || highBackC == null || lowC == null
-                || lowBackC == null || rateC == null || windowMs == null
-                || (s.applied > 0 && ts <= s.newestTs)) {
+        if (value == null || (s.applied > 0 && ts <= s.newestTs)) {
             return;
         }
-        long value = t2.movePointRight(2).longValueExact();
         s.stepApplied = true;
         s.stepHasPrev = s.applied > 0;
         s.stepPrevTs = s.newestTs;
@@ -312,12 +396,12 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         s.newestTs = ts;
         s.newestSite = site;
 
-        int hi = value > highC ? 1 : value < highBackC ? 0 : s.hi.state;
-        int lo = value < lowC ? 1 : value > lowBackC ? 0 : s.lo.state;
+        int hi = value > p.highC ? 1 : value < p.highBackC ? 0 : s.hi.state;
+        int lo = value < p.lowC ? 1 : value > p.lowBackC ? 0 : s.lo.state;
         long spread = slide(s, ts, value, ts - windowMs);
         s.stepMoves = s.hi.step(hi, ts, value, site)
                 | s.lo.step(lo, ts, value, site) << 2
-                | s.rt.step(spread > rateC ? 1 : 0, ts, spread, site) << 4;
+                | s.rt.step(spread > p.rateC ? 1 : 0, ts, spread, site) << 4;
     }
 
     /** Adds {@code (ts, value)} to the rate window and returns the spread (hundredths). */
