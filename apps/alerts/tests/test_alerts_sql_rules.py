@@ -121,7 +121,6 @@ def define(readings: list[ReadingRow], state_backend: str = "hashmap") -> tuple[
         .column("ts", DataTypes.BIGINT()).column("temperature_c", DataTypes.DOUBLE())
         .column("seq", DataTypes.BIGINT())
         .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(ts, 3)")
-        .column_by_expression("proctime", "PROCTIME()")
         .watermark("rowtime", "rowtime - INTERVAL '1' DAY")
         .build())))
     alerts, minutes = sql_rules.define_alerts_and_minutes(

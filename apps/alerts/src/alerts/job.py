@@ -105,7 +105,6 @@ def create_tables(t_env: StreamTableEnvironment, cfg: cfg_mod.Config) -> None:
           payload STRING,
           record_time TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
           rowtime AS TO_TIMESTAMP_LTZ({event_time_ms_sql()}, 3),
-          proctime AS PROCTIME(),
           WATERMARK FOR rowtime AS
             LEAST(rowtime, record_time) - {interval_sql(cfg.out_of_orderness_ms)}
         ) WITH ({_kafka(cfg)},

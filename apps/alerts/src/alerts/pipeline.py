@@ -2,8 +2,8 @@
 
 ``readings`` is any table of raw messages with the columns ``msg_key BYTES``, ``payload
 STRING``, ``record_time TIMESTAMP_LTZ(3)`` (the Kafka record's timestamp), an event-time
-attribute ``rowtime`` (with a watermark) and a processing-time attribute ``proctime``. The
-job feeds it from Kafka (:mod:`alerts.job`); a test can feed it from an in-memory collection.
+attribute ``rowtime`` (with a watermark); other columns are ignored. The job feeds it from
+Kafka (:mod:`alerts.job`); a test can feed it from an in-memory collection.
 Everything is Flink SQL, with the job's Java functions (``apps/alerts/java``):
 
 * validation (:mod:`alerts.validation`: the Java ``CHECK_READING``, one call per message)
@@ -62,7 +62,7 @@ def define_pipeline(
     # merges that projection into a later one that reads several of its fields (Flink's
     # FlinkProjectMergeRule / FlinkCalcMergeRule), which would call it once per field.
     t_env.create_temporary_view("checked", t_env.sql_query(f"""
-        SELECT msg_key, payload, rowtime, proctime,
+        SELECT msg_key, payload, rowtime,
           {validation.check_reading_sql("payload", "record_time", max_ts_ahead_ms)} AS c
         FROM raw_readings"""))
     dead_letters = t_env.sql_query(f"""
@@ -72,7 +72,7 @@ def define_pipeline(
         FROM checked WHERE c.reason IS NOT NULL""")
     t_env.create_temporary_view("valid", t_env.sql_query("""
         SELECT msg_key, payload, c.sensor_id AS sensor_id, c.site AS site, c.ts AS ts,
-          c.temperature_c AS temperature_c, c.seq AS seq, rowtime, proctime
+          c.temperature_c AS temperature_c, c.seq AS seq, rowtime
         FROM checked WHERE c.reason IS NULL"""))
     behind = f"rowtime < CURRENT_WATERMARK(rowtime) - {interval_sql(allowed_lateness_ms)}"
     late = t_env.sql_query(f"""
@@ -82,7 +82,7 @@ def define_pipeline(
           {validation.payload_columns_sql()}
         FROM valid WHERE CURRENT_WATERMARK(rowtime) IS NOT NULL AND {behind}""")
     t_env.create_temporary_view("on_time", t_env.sql_query(f"""
-        SELECT sensor_id, site, ts, temperature_c, seq, rowtime, proctime FROM valid
+        SELECT sensor_id, site, ts, temperature_c, seq, rowtime FROM valid
         WHERE CURRENT_WATERMARK(rowtime) IS NULL OR NOT ({behind})"""))
     # The one-minute aggregates and the alerts come from one stage, SENSOR_RULES (Java): a
     # minute is emitted when the watermark reaches its last millisecond and again for each

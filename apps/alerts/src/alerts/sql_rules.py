@@ -2,7 +2,7 @@
 reading never leaves the JVM.
 
 :func:`define_alerts_and_minutes` turns the on-time readings (a view with ``sensor_id,
-site, ts, temperature_c, seq, rowtime, proctime``) into the alert events of
+site, ts, temperature_c, seq, rowtime``) into the alert events of
 ``docs/contracts.md``, the same records :mod:`alerts.rules` (kept as the executable
 specification) produces, and into the one-minute aggregates, counted in the same function
 (``io.iotstack.alerts.Minutes``; apps/alerts/README.md, "Event time").
