@@ -16,10 +16,10 @@ have strictly increasing ``ts`` per sensor, so their arrival order is also event
 Temperatures are compared in hundredths, exactly: ``t2 = CAST(temperature_c AS DECIMAL(7,
 2))`` (the double's decimal form, rounded half away from zero: Flink's cast, the same as
 :func:`alerts.rules.hundredths`; ``SENSOR_RULES`` computes it, ``SensorRules.hundredths``),
-against each threshold as whole hundredths
-computed exactly from its decimal form (:func:`alerts.config.decimal`; ``high - hysteresis``
-in decimal): ``t2 > high`` iff ``100 * t2 > floor(100 * high)`` (:func:`cents_floor`,
-:func:`cents_ceil`). The spread is exact too, so ``20.1 - 10.1`` is ``10.00``.
+against each threshold as whole hundredths computed exactly from its decimal form
+(:func:`alerts.config.decimal`; ``high - hysteresis`` in decimal): ``t2 > high`` iff ``100 *
+t2 > floor(100 * high)`` (:func:`cents_floor`, :func:`cents_ceil`). The spread is exact
+too, so ``20.1 - 10.1`` is ``10.00``.
 
 All rules run in one arrival-order stage, the Java process table function ``SENSOR_RULES``
 (class ``io.iotstack.alerts.SensorRules``, ``apps/alerts/java``) on the on-time readings
@@ -56,9 +56,10 @@ Per-sensor parameters (``SENSOR_RULES`` settings) are one JSON constant, the fun
 code, no join (a regular join keeps every reading in state and loses the event-time
 attribute), and nothing that travels with each reading through the exchange (they were seven
 constant columns of each reading before; the events' thresholds are still a map literal,
-:func:`_params`, on the rows where an alert moves). The only Python left is the formatting of each alert's ``value``
-and ``message`` (Python's ``round`` and ``:g``), and it sees the alert events only. All rules
-share their stage, so every alert's open and resolve stay in order.
+:func:`_params`, on the rows where an alert moves). The only Python left is the formatting
+of each alert's ``value`` and ``message`` (Python's ``round`` and ``:g``), and it sees the
+alert events only. All rules share their stage, so every alert's open and resolve stay in
+order.
 """
 
 from __future__ import annotations
