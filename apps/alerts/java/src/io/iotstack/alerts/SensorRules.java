@@ -24,17 +24,17 @@ import org.apache.flink.types.Row;
  * arrival order: threshold, rate and silence, and the minutes ({@link Minutes}), in one
  * process table function (Flink's PTF) with one state value per sensor.
  *
- * <p>Called from SQL (alerts.sql_rules) as {@code SENSOR_RULES(input => TABLE rules_input
- * PARTITION BY sensor_id, window_ms => 60000, lateness_ms => ..., rules => '...')}, where
- * {@code rules_input} has the columns {@code sensor_id, ts, site, temperature_c, seq} of each
- * on-time reading and {@code rules} is every sensor's parameters, one constant ({@link
- * #params}: looked up here, so no parameter crosses the exchange with each reading). It
- * emits a row only where an alert opens or resolves (a reading's row, or a silence timer's)
- * and where a minute is due, so a normal reading leaves the function without output; SQL
- * turns each row into alert events or an aggregate. One stage, one exchange and one state read and write per
- * reading, where the rules took an {@code OVER} aggregate and a second PTF for the silence
- * timer (two exchanges, two state values), and before that five {@code OVER} stages; and the
- * minutes a legacy group window behind its own exchange.
+ * <p>Called from SQL (alerts.sql_rules) as {@code SENSOR_RULES(input => TABLE rules_input PARTITION
+ * BY sensor_id, window_ms => 60000, lateness_ms => ..., rules => '...')}, where {@code rules_input}
+ * has the columns {@code sensor_id, ts, site, temperature_c, seq} of each on-time reading and
+ * {@code rules} is every sensor's parameters, one constant ({@link #params}: looked up here, so no
+ * parameter crosses the exchange with each reading). It emits a row only where an alert opens or
+ * resolves (a reading's row, or a silence timer's) and where a minute is due, so a normal reading
+ * leaves the function without output; SQL turns each row into alert events or an aggregate. One
+ * stage, one exchange and one state read and write per reading, where the rules took an {@code
+ * OVER} aggregate and a second PTF for the silence timer (two exchanges, two state values), and
+ * before that five {@code OVER} stages; and the minutes a legacy group window behind its own
+ * exchange.
  *
  * <p>Semantics (the executable specification is {@code alerts.rules}):
  *
@@ -43,8 +43,9 @@ import org.apache.flink.types.Row;
  *       the sensor; any other reading (a duplicate, an out-of-order one) changes nothing.
  *   <li>Temperatures are hundredths ({@code t2}: {@code CAST(temperature_c AS DECIMAL(7,
  *       2))}, exact, computed here: {@link #hundredths}). The thresholds arrive as whole
- *       hundredths chosen so that the comparisons below are exactly the decimal ones: {@code high_c = floor(100 * high)} (above: {@code t2c > high_c}, i.e.
- *       {@code t2 > high}), {@code high_back_c = ceil(100 * (high - hysteresis))} (back:
+ *       hundredths chosen so that the comparisons below are exactly the decimal ones:
+ *       {@code high_c = floor(100 * high)} (above: {@code t2c > high_c}, i.e. {@code t2 >
+ *       high}), {@code high_back_c = ceil(100 * (high - hysteresis))} (back:
  *       {@code t2c < high_back_c}), {@code low_c = ceil(100 * low)} (below: {@code t2c <
  *       low_c}), {@code low_back_c = floor(100 * (low + hysteresis))} (back: {@code t2c >
  *       low_back_c}), {@code rate_c = floor(100 * rate)} (open: spread {@code > rate_c}).
