@@ -159,7 +159,8 @@ def test_per_sensor_parameters_are_one_json_argument_looked_up_by_sensor() -> No
     # 80.1, not 80.10000000000001: its bound is 8010, not 8011)
     assert argument["default"] == {
         "high_c": 8000, "high_back_c": 7800, "low_c": -1000, "low_back_c": -800,
-        "rate_c": 1000, "silence_ms": 30000, "silence_s": 30.0}
+        "rate_c": 1000, "silence_ms": 30000, "silence_s": 30.0, "high": 80.0, "low": -10.0,
+        "rate": 10.0}
     assert sorted(argument["sensors"]) == ["p-03", "p-05", "p-07", "p-08"]
     assert argument["sensors"]["p-03"]["high_c"] == 9000
     assert argument["sensors"]["p-03"]["high_back_c"] == 8950
@@ -171,10 +172,13 @@ def test_per_sensor_parameters_are_one_json_argument_looked_up_by_sensor() -> No
     same = {"p-00": DEFAULTS, "p-01": Rules(high=80.0, low=-10.0, hysteresis=2.0, rate=10.0,
                                             silence_s=30.0)}
     assert json.loads(sql_rules.rules_argument(DEFAULTS, same))["sensors"] == {}
-    # the events' thresholds: a map literal, on the rows where an alert moves
-    params = sql_rules._params(DEFAULTS, OVERRIDES)
-    assert params["high"] == "COALESCE(MAP['p-03', 90.0E0, 'p-08', 80.2E0][sensor_id], 80.0E0)"
-    assert sql_rules._params(DEFAULTS, {})["rate"] == "10.0E0"
+    # the events' thresholds, as written: the default's, and each sensor's own
+    assert (argument["default"]["high"], argument["default"]["low"],
+            argument["default"]["rate"]) == (80.0, -10.0, 10.0)
+    assert argument["sensors"]["p-03"]["high"] == 90.0
+    assert argument["sensors"]["p-08"]["high"] == 80.2
+    assert argument["sensors"]["p-07"]["low"] == 5.0
+    assert argument["sensors"]["p-05"]["rate"] == 1000.0
 
 
 # Temperatures near the roundings of CAST(x AS DECIMAL(7, 2)), which SENSOR_RULES computes

@@ -55,8 +55,8 @@ Per-sensor parameters (``SENSOR_RULES`` settings) are one JSON constant, the fun
 ``rules`` argument (:func:`rules_argument`), looked up there by ``sensor_id``: data, not
 code, no join (a regular join keeps every reading in state and loses the event-time
 attribute), and nothing that travels with each reading through the exchange (they were seven
-constant columns of each reading before; the events' thresholds are still a map literal,
-:func:`_params`, on the rows where an alert moves). The only Python left is the formatting
+constant columns of each reading before); the function's rows carry the thresholds the
+events report. The only Python left is the formatting
 of each alert's ``value`` and ``message`` (Python's ``round`` and ``:g``), and it sees the
 alert events only. All rules share their stage, so every alert's open and resolve stay in
 order.
@@ -68,7 +68,6 @@ import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import udf
@@ -91,21 +90,8 @@ def alert_value(rule: str, x: float) -> float:
     return round(x, 3)
 
 
-def _double(x: float) -> str:
-    text = repr(float(x))
-    return text if "e" in text else f"{text}E0"
-
-
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-def _param(values: Mapping[str, float], default: float) -> str:
-    """A per-sensor DOUBLE: the sensor's own value if it has one, else the default."""
-    if not values:
-        return _double(default)
-    pairs = ", ".join(f"{_quote(k)}, {_double(v)}" for k, v in sorted(values.items()))
-    return f"COALESCE(MAP[{pairs}][sensor_id], {_double(default)})"
 
 
 # A bound beyond every temperature and spread in hundredths (|t2| < 10^5, so |t2c| < 10^7):
@@ -124,22 +110,11 @@ def cents_ceil(x: Decimal) -> int:
     return max(-_FAR, min(_FAR, math.ceil(x * 100)))
 
 
-def _params(defaults: Rules, overrides: Mapping[str, Rules]) -> dict[str, str]:
-    """SQL expressions of each sensor's thresholds as DOUBLEs (``sensor_id`` in scope), for
-    the alert events' ``threshold`` and message (rows where an alert moves only)."""
-    def each(fn: Any) -> str:
-        default = fn(defaults)
-        values = {s: v for s, r in overrides.items() if (v := fn(r)) != default}
-        return _param(values, default)
-
-    return {"high": each(lambda r: r.high), "low": each(lambda r: r.low),
-            "rate": each(lambda r: r.rate)}
-
-
 def sensor_parameters(rules: Rules) -> dict[str, int | float]:
-    """One sensor's parameters as ``SENSOR_RULES`` compares them: the thresholds as whole
+    """One sensor's parameters as ``SENSOR_RULES`` compares them, the thresholds as whole
     hundredths computed exactly from their decimals (``high - hysteresis`` in decimal, not
-    in binary), the silence in whole ms and in seconds (for the events)."""
+    in binary) and the silence in whole ms; and as the alert events report them (``high``,
+    ``low``, ``rate``, the silence in seconds)."""
     return {
         "high_c": cents_floor(decimal(rules.high)),
         "high_back_c": cents_ceil(rules.high_back),
@@ -148,6 +123,9 @@ def sensor_parameters(rules: Rules) -> dict[str, int | float]:
         "rate_c": cents_floor(decimal(rules.rate)),
         "silence_ms": rules.silence_ms,
         "silence_s": float(rules.silence_s),
+        "high": float(rules.high),
+        "low": float(rules.low),
+        "rate": float(rules.rate),
     }
 
 
@@ -196,7 +174,6 @@ def define_alerts_and_minutes(
     """The alert events (``ALERT_FIELDS``, append-only) and the one-minute aggregates
     (``MINUTE_FIELDS``, append-only: a minute emitted again replaces its key) of the
     on-time readings view, both from one call of ``SENSOR_RULES``."""
-    p = _params(defaults, overrides)
     sql = t_env.sql_query
     t_env.create_java_temporary_system_function("SENSOR_RULES", SENSOR_RULES_CLASS)
 
@@ -220,9 +197,8 @@ def define_alerts_and_minutes(
           m_start + {MINUTE_MS} AS window_end, m_count AS `count`, m_min AS `min`,
           m_avg AS `avg`, m_max AS `max`
         FROM sensor_rows WHERE m_start IS NOT NULL""")
-    view("rules_moves", f"""
-        SELECT *, {p['high']} AS high, {p['low']} AS low, {p['rate']} AS rate
-        FROM sensor_rows WHERE m_start IS NULL""")
+    view("rules_moves", """
+        SELECT * FROM sensor_rows WHERE m_start IS NULL""")
     # Each row's events in the specification's order (alerts.rules.on_reading): the silence
     # (open, unless the timer opened it; resolve), then high, low and rate. The silence's
     # site is the reading's before it (sl_site), on both paths.

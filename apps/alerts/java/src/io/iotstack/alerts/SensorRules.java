@@ -86,7 +86,7 @@ import org.apache.flink.types.Row;
 @DataTypeHint(
         "ROW<timer BOOLEAN, ts BIGINT,"
                 + " sl_open BOOLEAN, sl_close BOOLEAN, sl_last BIGINT, sl_site STRING,"
-                + " silence_s DOUBLE, silence_ms BIGINT,"
+                + " silence_s DOUBLE, silence_ms BIGINT, high DOUBLE, low DOUBLE, rate DOUBLE,"
                 + " hi_open BOOLEAN, hi_close BOOLEAN, hi_at BIGINT,"
                 + " hi_x DECIMAL(7, 2), hi_site STRING,"
                 + " lo_open BOOLEAN, lo_close BOOLEAN, lo_at BIGINT,"
@@ -178,8 +178,9 @@ public final class SensorRules extends ProcessTableFunction<Row> {
     }
 
     /**
-     * One sensor's rule parameters: the thresholds in whole hundredths (see the class
-     * comment), the silence in ms (compared) and in seconds (reported).
+     * One sensor's rule parameters: the thresholds in whole hundredths (compared: see the class
+     * comment) and as they are written (reported in the events), the silence in ms (compared)
+     * and in seconds (reported).
      */
     static final class Params {
         final long highC;
@@ -189,6 +190,9 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         final long rateC;
         final long silenceMs;
         final double silenceS;
+        final double high;
+        final double low;
+        final double rate;
 
         Params(JsonNode p) {
             highC = p.required("high_c").asLong();
@@ -198,6 +202,9 @@ public final class SensorRules extends ProcessTableFunction<Row> {
             rateC = p.required("rate_c").asLong();
             silenceMs = p.required("silence_ms").asLong();
             silenceS = p.required("silence_s").asDouble();
+            high = p.required("high").asDouble();
+            low = p.required("low").asDouble();
+            rate = p.required("rate").asDouble();
         }
     }
 
@@ -315,7 +322,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
             collect(Row.join(
                     Row.of(false, ts, gap && !openedByTimer, gap,
                             gap ? s.stepPrevTs : null, gap ? s.stepPrevSite : null,
-                            p.silenceS, p.silenceMs),
+                            p.silenceS, p.silenceMs, p.high, p.low, p.rate),
                     moved(s.hi, s.stepMoves), moved(s.lo, s.stepMoves >> 2),
                     moved(s.rt, s.stepMoves >> 4), NO_MINUTE));
         }
@@ -358,7 +365,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
                 s.silenceOpened = true;
                 collect(Row.join(
                         Row.of(true, s.newestTs, true, false, s.newestTs, s.newestSite,
-                                s.silenceS, s.silenceMs),
+                                s.silenceS, s.silenceMs, null, null, null),
                         moved(s.hi, 0), moved(s.lo, 0), moved(s.rt, 0), NO_MINUTE));
             }
         }
@@ -368,7 +375,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
     /** A row of one minute's aggregate (no alert moves). */
     private void emitMinute(Minutes.Minute m) {
         collect(Row.join(
-                Row.of(false, null, false, false, null, null, null, null),
+                Row.of(false, null, false, false, null, null, null, null, null, null, null),
                 NO_MOVE, NO_MOVE, NO_MOVE,
                 Row.of(m.start, m.count, m.min, m.sum / m.count, m.max, m.site)));
     }
