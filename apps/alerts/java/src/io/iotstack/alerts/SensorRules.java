@@ -77,8 +77,12 @@ import org.apache.flink.types.Row;
  * argument: with one, the PTF drops every row behind the watermark, and an on-time reading
  * may be (by up to the allowed lateness); the timers still fire on the input's watermark.
  *
- * <p>State: {@link Memory}, the bytes of {@link State} (the rules and the minutes not emitted
- * yet), written and read by {@link SensorRulesStateCodec}; and {@code closed}, the emitted
+ * <p>State: {@code sensor}, one entry ({@link #STATE_KEY}): the bytes of {@link State} (the
+ * rules and the minutes not emitted yet), written and read by {@link SensorRulesStateCodec}.
+ * A {@code MapView} rather than a value state, because Flink hashes a value state before and
+ * after each call (to skip an unchanged write) and leaves a view's entries to the function;
+ * the function skips the write itself when the bytes did not change. And {@code closed}, the
+ * emitted
  * minutes still open to late readings. Both expire after Flink's {@code table.exec.state.ttl}
  * (the job's {@code STATE_TTL_S}) without access; a timer that then fires finds no state and
  * emits nothing.
@@ -164,10 +168,8 @@ public final class SensorRules extends ProcessTableFunction<Row> {
         public Minutes minutes = new Minutes();
     }
 
-    /** The state entry: the {@link State}'s bytes ({@link SensorRulesStateCodec}). */
-    public static final class Memory {
-        public byte[] state;
-    }
+    /** The one key of the {@code sensor} state: the {@link State}'s bytes. */
+    static final long STATE_KEY = 0L;
 
     /** Readings whose minute was already forgotten (none expected: see {@link Minutes}). */
     private transient Counter lateRecordsDropped;
@@ -270,7 +272,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
      */
     public void eval(
             Context ctx,
-            @StateHint Memory memory,
+            @StateHint MapView<Long, byte[]> sensor,
             @StateHint MapView<Long, byte[]> closed,
             @ArgumentHint(name = "input", value = {ArgumentTrait.SET_SEMANTIC_TABLE}) Row input,
             @ArgumentHint(name = "window_ms") Long windowMs,
@@ -287,7 +289,8 @@ public final class SensorRules extends ProcessTableFunction<Row> {
             return;
         }
         Params p = params(rules, sensorId);
-        State s = memory.state == null ? new State() : SensorRulesStateCodec.decode(memory.state);
+        byte[] saved = sensor.get(STATE_KEY);
+        State s = saved == null ? new State() : SensorRulesStateCodec.decode(saved);
         TimeContext<Long> time = ctx.timeContext(Long.class);
         Minutes.Minute minute =
                 s.minutes.count(closed, time, ts, seq, temperature, site, latenessMs);
@@ -297,7 +300,7 @@ public final class SensorRules extends ProcessTableFunction<Row> {
             emitMinute(minute);
         }
         applyAndEmit(s, time, ts, hundredths(temperature), site, p, windowMs, latenessMs);
-        memory.state = SensorRulesStateCodec.encode(s);
+        save(sensor, saved, s);
     }
 
     /** Applies one reading to the rules; emits a row if an alert opens or resolves. */
@@ -333,17 +336,19 @@ public final class SensorRules extends ProcessTableFunction<Row> {
      * minutes due; a closed minute's ({@link Minutes#FORGET}) forgets it; the silence timer
      * (unnamed) opens the silence, or waits for the newest deadline.
      */
-    public void onTimer(OnTimerContext ctx, Memory memory, MapView<Long, byte[]> closed)
+    public void onTimer(OnTimerContext ctx, MapView<Long, byte[]> sensor,
+            MapView<Long, byte[]> closed)
             throws Exception {
         String name = ctx.currentTimer();
         if (name != null && name.startsWith(Minutes.FORGET)) {
             Minutes.forget(closed, name);
             return;
         }
-        if (memory.state == null) {
+        byte[] saved = sensor.get(STATE_KEY);
+        if (saved == null) {
             return; // expired state: the sensor is forgotten
         }
-        State s = SensorRulesStateCodec.decode(memory.state);
+        State s = SensorRulesStateCodec.decode(saved);
         TimeContext<Long> time = ctx.timeContext(Long.class);
         // The watermark is at least the timer's time and at least what the timer service
         // reports (a timer registered at or before the latter is ignored, so a moved timer
@@ -369,7 +374,16 @@ public final class SensorRules extends ProcessTableFunction<Row> {
                         moved(s.hi, 0), moved(s.lo, 0), moved(s.rt, 0), NO_MINUTE));
             }
         }
-        memory.state = SensorRulesStateCodec.encode(s);
+        save(sensor, saved, s);
+    }
+
+    /** Writes the state's bytes unless they are the ones read ({@code saved}). */
+    private static void save(MapView<Long, byte[]> sensor, byte[] saved, State s)
+            throws Exception {
+        byte[] bytes = SensorRulesStateCodec.encode(s);
+        if (!Arrays.equals(bytes, saved)) {
+            sensor.put(STATE_KEY, bytes);
+        }
     }
 
     /** A row of one minute's aggregate (no alert moves). */
