@@ -82,10 +82,9 @@ import org.apache.flink.types.Row;
  * A {@code MapView} rather than a value state, because Flink hashes a value state before and
  * after each call (to skip an unchanged write) and leaves a view's entries to the function;
  * the function skips the write itself when the bytes did not change. And {@code closed}, the
- * emitted
- * minutes still open to late readings. Both expire after Flink's {@code table.exec.state.ttl}
- * (the job's {@code STATE_TTL_S}) without access; a timer that then fires finds no state and
- * emits nothing.
+ * emitted minutes still open to late readings. Both expire after Flink's {@code
+ * table.exec.state.ttl} (the job's {@code STATE_TTL_S}) without access; a timer that then
+ * fires finds no state and emits nothing.
  */
 @DataTypeHint(
         "ROW<timer BOOLEAN, ts BIGINT,"
