@@ -22,7 +22,10 @@ its TaskManager's memory and its checkpoints are its own; Kafka and Elasticsearc
   and the one-minute aggregates, in arrival order); the run prints the vertex it read. If the job
   restarted during the drain (its counters start again from 0) or did not drain in time,
   the rate is the furthest attempt's, from 10 % of the backlog to its peak, marked ``*``.
-  The baseline's count is its own.
+  The baseline's count is its own. Each drained row's notes give its rate in each tenth of
+  the backlog too: the job's climbs while its JVM compiles (on 2 cores, the JIT compilers
+  took about a third of the TaskManager's CPU in a 2,000,000-reading drain; README of
+  apps/alerts, "Benchmark"), the baseline's does not.
 * latency: after the drain, a producer thread offers ``--offered-rate`` (10,000) normal
   readings/s for ``--warmup`` (10) + ``--window`` seconds; ``--probes`` probe readings
   above the threshold (new sensors, ts = now) are spread over the window, none in the
@@ -330,6 +333,17 @@ def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
+def tenths(samples: list[tuple[float, int]], total: int) -> str:
+    """Records/s in each tenth of ``total``, in order ("-" where the samples do not span
+    one): a rate that climbs over the first tenths is a JVM still compiling (README of
+    apps/alerts, "Benchmark")."""
+    marks = [next(((t, n) for t, n in samples if n >= total * k / 10), None)
+             for k in range(11)]
+    return ", ".join(
+        f"{(hi[1] - lo[1]) / (hi[0] - lo[0]):,.0f}" if lo and hi and hi[0] > lo[0] else "-"
+        for lo, hi in itertools.pairwise(marks))
+
+
 def attempts(samples: list[tuple[float, int]]) -> list[list[tuple[float, int]]]:
     """The samples split where the counter went down (a restart resets the counters)."""
     runs = [samples[:1]]
@@ -558,6 +572,7 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
     restarted = len(runs) > 1
     if drained and not restarted:
         row.rate = steady_rate(samples, readings)
+        row.notes.append(f"readings/s per tenth of the backlog: {tenths(samples, readings)}")
     else:  # the attempt that got furthest: from 10 % of the backlog to its peak
         best = max(runs, key=lambda run: max(k for _, k in run))
         peak = max(k for _, k in best)
@@ -707,6 +722,7 @@ def bench_baseline(stack: Any, es_url: str, plan: Plan) -> Row:
     row.rate = steady_rate(samples, plan.readings)
     row.startup_s = (first_at or started) - started
     row.notes.append("readings/s from the consumer's own count of records polled")
+    row.notes.append(f"readings/s per tenth of the backlog: {tenths(samples, plan.readings)}")
     try:
         res = latency_under_load(kafka.bootstrap, settings["READINGS_TOPIC"], None, es, index,
                                  plan, counter=lambda: seen[0],
