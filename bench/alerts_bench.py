@@ -324,24 +324,34 @@ def tm_log_notes(log_path: Path) -> list[str]:
             f"first: {lines[0].strip()[:200]}"]
 
 
-def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
-    """Records/s between 10 % and 90 % of ``total`` (start-up and the tail excluded)."""
-    lo = next(((t, n) for t, n in samples if n >= total * 0.1), None)
-    hi = next(((t, n) for t, n in samples if n >= total * 0.9), None)
+Sample = tuple[float, int]  # (time.monotonic(), records counted by then)
+
+
+def reached(samples: list[Sample], count: float) -> Sample | None:
+    """The first sample that had counted at least ``count`` records (None: none had)."""
+    return next(((t, n) for t, n in samples if n >= count), None)
+
+
+def rate(lo: Sample | None, hi: Sample | None) -> float:
+    """Records/s from sample ``lo`` to the later sample ``hi`` (nan if either is missing or
+    ``hi`` is not later)."""
     if lo is None or hi is None or hi[0] <= lo[0]:
         return float("nan")
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-def tenths(samples: list[tuple[float, int]], total: int) -> str:
+def steady_rate(samples: list[Sample], total: int) -> float:
+    """Records/s between 10 % and 90 % of ``total`` (start-up and the tail excluded)."""
+    return rate(reached(samples, total * 0.1), reached(samples, total * 0.9))
+
+
+def tenths(samples: list[Sample], total: int) -> str:
     """Records/s in each tenth of ``total``, in order ("-" where the samples do not span
     one): a rate that climbs over the first tenths is a JVM still compiling (README of
     apps/alerts, "Benchmark")."""
-    marks = [next(((t, n) for t, n in samples if n >= total * k / 10), None)
-             for k in range(11)]
-    return ", ".join(
-        f"{(hi[1] - lo[1]) / (hi[0] - lo[0]):,.0f}" if lo and hi and hi[0] > lo[0] else "-"
-        for lo, hi in itertools.pairwise(marks))
+    marks = [reached(samples, total * k / 10) for k in range(11)]
+    rates = (rate(lo, hi) for lo, hi in itertools.pairwise(marks))
+    return ", ".join("-" if math.isnan(r) else f"{r:,.0f}" for r in rates)
 
 
 def attempts(samples: list[tuple[float, int]]) -> list[list[tuple[float, int]]]:
@@ -576,10 +586,9 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
     else:  # the attempt that got furthest: from 10 % of the backlog to its peak
         best = max(runs, key=lambda run: max(k for _, k in run))
         peak = max(k for _, k in best)
-        top = next((t, k) for t, k in best if k == peak)
-        lo = next(((t, k) for t, k in best if k >= readings * 0.1), None)
-        if lo and top[0] > lo[0]:
-            row.rate, row.partial = (top[1] - lo[1]) / (top[0] - lo[0]), True
+        furthest = rate(reached(best, readings * 0.1), reached(best, peak))
+        if not math.isnan(furthest):
+            row.rate, row.partial = furthest, True
     row.startup_s = (first_at or now) - submitted
     row.notes.append(
         f"readings/s from the least read-records of {', '.join(stages)} (the rules' and "
