@@ -59,8 +59,7 @@ climbs for its first ~2,400,000 while its JVM compiles, see ``FULL``) and 2,000,
 20 s (+ 30 s), at most 180 s per drain. A row whose backlog did not drain in time reports
 its rate up to then, marked ``*``; a row whose backlog's 10-90 % went by between two
 samples of its counter has no rate (``-`` in the table, ``nan`` in the summary line) and a
-note saying so. The flags below
-override either plan.
+note saying so. The flags below override either plan.
 
 Everything shares the machine's CPUs with Kafka, Elasticsearch and Flink (and whatever
 else runs). Asserts nothing: goals print as met / not met. The last line is the summary
@@ -350,19 +349,16 @@ def rate(lo: Sample | None, hi: Sample | None) -> float:
     return (hi[1] - lo[1]) / (hi[0] - lo[0])
 
 
-def steady_rate(samples: list[Sample], total: int) -> float:
-    """Records/s between 10 % and 90 % of ``total`` (start-up and the tail excluded)."""
-    return rate(reached(samples, total * 0.1), reached(samples, total * 0.9))
-
-
-def too_short(rate_: float, total: int) -> list[str]:
-    """The note for a rate that could not be measured (nan): the backlog's 10-90 % went by
-    between two samples of the counter."""
-    if not math.isnan(rate_):
-        return []
-    return [f"readings/s: none, the backlog's 10-90 % ({total * 0.8:,.0f} readings) went by "
-            "between two samples of the counter; a larger backlog (--readings, "
-            "--readings-many) measures it"]
+def steady_rate(row: Row, samples: list[Sample], total: int) -> None:
+    """``row``'s rate: records/s between 10 % and 90 % of ``total`` (start-up and the tail
+    excluded), and its notes: why it has none, if the samples do not span that window, and
+    its rate per tenth of ``total``."""
+    row.rate = rate(reached(samples, total * 0.1), reached(samples, total * 0.9))
+    if math.isnan(row.rate):
+        row.notes.append(f"readings/s: none, the backlog's 10-90 % ({total * 0.8:,.0f} "
+                         "readings) went by between two samples of the counter; a larger "
+                         "backlog (--readings, --readings-many) measures it")
+    row.notes.append(f"readings/s per tenth of the backlog: {tenths(samples, total)}")
 
 
 def tenths(samples: list[Sample], total: int) -> str:
@@ -374,7 +370,7 @@ def tenths(samples: list[Sample], total: int) -> str:
     return ", ".join("-" if math.isnan(r) else f"{r:,.0f}" for r in rates)
 
 
-def attempts(samples: list[tuple[float, int]]) -> list[list[tuple[float, int]]]:
+def attempts(samples: list[Sample]) -> list[list[Sample]]:
     """The samples split where the counter went down (a restart resets the counters)."""
     runs = [samples[:1]]
     for prev, cur in itertools.pairwise(samples):
@@ -575,7 +571,7 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
     rules (or ``timeout_s`` after submission); fill ``row``'s rate, start-up and notes.
     Returns (drained, when)."""
     first_at = None
-    samples: list[tuple[float, int]] = []
+    samples: list[Sample] = []
     stages: list[str] = []
     drained = False
     while True:
@@ -601,9 +597,7 @@ def drain_job(flink: Any, job_id: str, readings: int, submitted: float,
     runs = attempts(samples)
     restarted = len(runs) > 1
     if drained and not restarted:
-        row.rate = steady_rate(samples, readings)
-        row.notes += too_short(row.rate, readings)
-        row.notes.append(f"readings/s per tenth of the backlog: {tenths(samples, readings)}")
+        steady_rate(row, samples, readings)
     else:  # the attempt that got furthest: from 10 % of the backlog to its peak
         best = max(runs, key=lambda run: max(k for _, k in run))
         peak = max(k for _, k in best)
@@ -742,18 +736,16 @@ def bench_baseline(stack: Any, es_url: str, plan: Plan) -> Row:
     started = time.monotonic()
     worker.start()
     first_at = None
-    samples: list[tuple[float, int]] = []
+    samples: list[Sample] = []
     while seen[0] < plan.readings:
         if seen[0] and first_at is None:
             first_at = time.monotonic()
         samples.append((time.monotonic(), seen[0]))
         time.sleep(0.05)
     samples.append((time.monotonic(), seen[0]))
-    row.rate = steady_rate(samples, plan.readings)
-    row.notes += too_short(row.rate, plan.readings)
     row.startup_s = (first_at or started) - started
     row.notes.append("readings/s from the consumer's own count of records polled")
-    row.notes.append(f"readings/s per tenth of the backlog: {tenths(samples, plan.readings)}")
+    steady_rate(row, samples, plan.readings)
     try:
         res = latency_under_load(kafka.bootstrap, settings["READINGS_TOPIC"], None, es, index,
                                  plan, counter=lambda: seen[0],
